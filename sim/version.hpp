@@ -1,0 +1,4 @@
+#pragma once
+#ifndef MMSIM_VERSION
+#define MMSIM_VERSION "unknown"
+#endif
