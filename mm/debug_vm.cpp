@@ -21,6 +21,7 @@ std::string hex(std::uint64_t v) {
 }  // namespace
 
 void kernel::check_mm(const mm_struct& mm, std::map<pfn_t, long>& pte_maps,
+                      std::map<pfn_t, long>& pmd_maps, std::map<std::uint64_t, long>& swap_refs,
                       std::vector<std::string>& bad) const {
   const std::string who = "mm " + std::to_string(mm.mm_id) + ": ";
   std::int64_t anon = 0, tables = 0;
@@ -43,6 +44,8 @@ void kernel::check_mm(const mm_struct& mm, std::map<pfn_t, long>& pte_maps,
     }
   };
   walk_tables(walk_tables, mm.pgd, top_level(), 0);
+  tables += static_cast<std::int64_t>(mm.deposited.size());  // deposited under PMD leaves (M61)
+  std::int64_t swapents = 0, pmd_leaves = 0;
 
   auto leaves = [&](const arch::pt_table& t, unsigned first, unsigned last, vaddr_t va) {
     for (unsigned i = first; i < last; ++i, va += arch::PAGE_SIZE) {
@@ -50,8 +53,9 @@ void kernel::check_mm(const mm_struct& mm, std::map<pfn_t, long>& pte_maps,
       if (pte_none(e)) continue;
       const vm_area_struct* vma = find_vma(mm, va);
       if (!vma) bad.push_back(who + "entry at " + hex(va) + " outside every VMA");
-      if (!pte_present(e)) {
-        bad.push_back(who + "non-present entry at " + hex(va) + " (no swap or markers yet)");
+      if (is_swap_pte(e)) {
+        ++swapents;
+        ++swap_refs[pte_swp_offset(e)];
         continue;
       }
       const pfn_t pfn = pte_pfn(e);
@@ -72,11 +76,36 @@ void kernel::check_mm(const mm_struct& mm, std::map<pfn_t, long>& pte_maps,
       ++anon;
     }
   };
-  auto huge = [&](pteval_t&, arch::pt_level, vaddr_t va) {
-    bad.push_back(who + "huge leaf at " + hex(va) + " (THP not modelled yet)");
+  auto huge = [&](pteval_t& e, arch::pt_level level, vaddr_t va) {
+    ++pmd_leaves;
+    if (level != arch::pt_level::pmd) bad.push_back(who + "PUD leaf at " + hex(va));
+    if (!mm.deposited.count(va)) bad.push_back(who + "PMD leaf at " + hex(va) + " without a deposited table");
+    const vm_area_struct* vma = find_vma(mm, va);
+    if (!vma || va < vma->vm_start || va + arch::PMD_SIZE > vma->vm_end)
+      bad.push_back(who + "PMD leaf at " + hex(va) + " not inside one VMA");
+    const pfn_t pfn = pte_pfn(e);
+    if (pte_special(e)) {
+      if (!is_huge_zero_pfn(pfn)) bad.push_back(who + "special PMD at " + hex(va) + " not the huge zero page");
+      if (pte_write(e)) bad.push_back(who + "writable huge zero PMD at " + hex(va));
+      return;
+    }
+    const folio f = page_folio(pfn);
+    if (f.pfn != pfn || folio_order(f) != arch::HPAGE_PMD_ORDER)
+      bad.push_back(who + "PMD at " + hex(va) + " does not map a whole PMD-order folio");
+    if (buddy_.is_free(pfn)) bad.push_back(who + "PMD at " + hex(va) + " maps a free block");
+    if (pte_write(e) && !page_anon_exclusive(pfn))
+      bad.push_back(who + "writable PMD at " + hex(va) + " to a folio not exclusive to it");
+    ++pmd_maps[f.pfn];
+    anon += arch::HPAGE_PMD_NR;
   };
   walk_page_range(mem_, mm.pgd, top_level(), 0, 0, ~vaddr_t{0}, leaves, huge);
 
+  if (static_cast<std::int64_t>(mm.deposited.size()) != pmd_leaves)
+    bad.push_back(who + std::to_string(mm.deposited.size()) + " deposited tables for " +
+                  std::to_string(pmd_leaves) + " PMD leaves");
+  if (mm.rss_stat[MM_SWAPENTS] != swapents)
+    bad.push_back(who + "MM_SWAPENTS " + std::to_string(mm.rss_stat[MM_SWAPENTS]) + " but " +
+                  std::to_string(swapents) + " swap entries");
   if (mm.rss_stat[MM_ANONPAGES] != anon)
     bad.push_back(who + "MM_ANONPAGES " + std::to_string(mm.rss_stat[MM_ANONPAGES]) +
                   " but page tables map " + std::to_string(anon));
@@ -116,11 +145,13 @@ void kernel::check_tlbs(std::vector<std::string>& bad) const {
 
 std::vector<std::string> kernel::check_invariants() const {
   std::vector<std::string> bad;
-  std::map<pfn_t, long> pte_maps;
-  for (auto& [id, mm] : mms_) check_mm(*mm, pte_maps, bad);
+  std::map<pfn_t, long> pte_maps, pmd_maps;
+  std::map<std::uint64_t, long> swap_refs;
+  for (auto& [id, mm] : mms_) check_mm(*mm, pte_maps, pmd_maps, swap_refs, bad);
 
   std::set<pfn_t> folios;
   for (auto& [pfn, n] : pte_maps) folios.insert(page_folio(pfn).pfn);
+  for (auto& [pfn, n] : pmd_maps) folios.insert(pfn);
   std::int64_t anon_mapped = 0;
   for (pfn_t head : folios) {
     const folio f{head};
@@ -139,7 +170,16 @@ std::vector<std::string> kernel::check_invariants() const {
         bad.push_back("page " + hex(head + i) + ": PageAnonExclusive but mapped " +
                       std::to_string(walked) + " times");
     }
-    total += entire_mapcount(k);
+    const long pmds = pmd_maps.count(head) ? pmd_maps[head] : 0;
+    if (entire_mapcount(k) != pmds)
+      bad.push_back("folio " + hex(head) + ": entire mapcount " + std::to_string(entire_mapcount(k)) +
+                    " but " + std::to_string(pmds) + " PMDs map it");
+    if (pmds) anon_mapped += k.nr_pages() - [&] {
+      long already = 0;
+      for (unsigned i = 0; i < k.nr_pages(); ++i) already += pte_maps.count(head + i) ? 1 : 0;
+      return already;
+    }();
+    total += pmds;
     if (scheme_->folio_mapcount(k) != total)
       bad.push_back("folio " + hex(head) + ": scheme " + scheme_->name() + " says mapcount " +
                     std::to_string(scheme_->folio_mapcount(k)) + ", page tables say " +
@@ -155,6 +195,21 @@ std::vector<std::string> kernel::check_invariants() const {
   if (vmstat_.stats[NR_ANON_MAPPED] != anon_mapped)
     bad.push_back("nr_anon_pages " + std::to_string(vmstat_.stats[NR_ANON_MAPPED]) + " but " +
                   std::to_string(anon_mapped) + " pages are mapped");
+  for (auto& [off, refs] : swap_refs)
+    if (off >= swap_map_.size() || swap_map_[off].count != refs)
+      bad.push_back("swap slot " + std::to_string(off) + ": " + std::to_string(refs) +
+                    " entries but swap count " + (off < swap_map_.size() ? std::to_string(swap_map_[off].count) : "none"));
+  std::int64_t slots_used = 0;
+  for (auto& sl : swap_map_) slots_used += sl.count ? 1 : 0;
+  if (slots_used != static_cast<std::int64_t>(swap_refs.size()))
+    bad.push_back(std::to_string(slots_used) + " swap slots in use but " + std::to_string(swap_refs.size()) + " referenced");
+  std::int64_t thps = 0;
+  for (auto& [pfn, n] : pmd_maps) thps += n > 0 ? 1 : 0;
+  if (vmstat_.stats[NR_ANON_THPS] != thps)
+    bad.push_back("nr_anon_transparent_hugepages " + std::to_string(vmstat_.stats[NR_ANON_THPS]) + " but " +
+                  std::to_string(thps) + " THPs are PMD-mapped");
+  for (folio q : deferred_split_queue_)
+    if (!large_meta(q).on_deferred_list) bad.push_back("folio " + hex(q.pfn) + " queued but not flagged");
   if (vmstat_.stats[NR_FREE_PAGES] != static_cast<std::int64_t>(buddy_.nr_free_pages()))
     bad.push_back("nr_free_pages disagrees with the buddy allocator");
   check_tlbs(bad);

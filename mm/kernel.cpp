@@ -22,6 +22,16 @@ kernel::kernel(const kernel_knobs& knobs, arch::machine& hw)
   const mapcount::scheme_info* s = mapcount::find_scheme(knobs_.mapcount);
   MM_BUG_ON(!s, "mapcount scheme not in the registry: " + knobs_.mapcount);
   scheme_ = s->make(*this);
+  if (!knobs_.shadow.empty()) {
+    std::vector<std::string> names;
+    for (std::size_t p = 0; p <= knobs_.shadow.size();) {
+      const auto q = knobs_.shadow.find(',', p);
+      names.push_back(knobs_.shadow.substr(p, q == std::string::npos ? std::string::npos : q - p));
+      if (q == std::string::npos) break;
+      p = q + 1;
+    }
+    shadows_ = std::make_unique<mapcount::shadow_set>(*this, names, scheme_.get());
+  }
   mm_struct* init_mm = mm_alloc(0);
   MM_BUG_ON(!init_mm, "no memory for init's page tables");
   init_mm->users = 1;

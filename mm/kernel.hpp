@@ -34,6 +34,7 @@
 #include "mm/errno.hpp"
 #include "mm/knobs.hpp"
 #include "mm/mapcount/scheme.hpp"
+#include "mm/mapcount/shadow.hpp"
 #include "mm/mm_types.hpp"
 #include "mm/page.hpp"
 #include "mm/page_alloc.hpp"
@@ -96,6 +97,13 @@ class kernel final : public mapcount::precise_counts {
   long sys_madvise(task_struct& t, unsigned cpu, std::uint64_t addr, std::uint64_t len,
                    int advice);
 
+  // ---- khugepaged (mm/khugepaged.cpp) ----
+  /// Runs khugepaged: `passes` wake-ups (each khugepaged_do_scan with the pages_to_scan
+  /// budget), or, if `pages` > 0, passes until that much scan progress was made.
+  void khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pages);
+  /// prctl(PR_SET_THP_DISABLE, value).
+  long sys_prctl_thp_disable(task_struct& t, unsigned cpu, bool disable);
+
   // ---- the CPU's way in: a #PF from a user access (mm/fault.cpp) ----
   fault_outcome do_user_addr_fault(unsigned cpu, task_struct& t, vaddr_t address,
                                    unsigned error_code);
@@ -104,6 +112,8 @@ class kernel final : public mapcount::precise_counts {
   const vm_counters& vmstat() const { return vmstat_; }
   const kernel_knobs& knobs() const { return knobs_; }
   const mapcount::scheme& driving_scheme() const { return *scheme_; }
+  /// Null unless mm/shadow names schemes to run as shadows.
+  const mapcount::shadow_set* shadows() const { return shadows_.get(); }
   const vm_area_struct* find_vma(const mm_struct& mm, vaddr_t addr) const;
   /// Software walk to the leaf mapping `addr` (no A/D, no TLB). Level pte when absent.
   struct leaf_info {
@@ -117,6 +127,9 @@ class kernel final : public mapcount::precise_counts {
   unsigned folio_order(folio f) const;
   long folio_ref_count(folio f) const { return map_.peek(f.pfn)._refcount; }
   bool is_zero_pfn(pfn_t pfn) const { return pfn == zero_pfn_; }
+  bool is_huge_zero_pfn(pfn_t pfn) const {
+    return huge_zero_folio_ && pfn >= huge_zero_folio_->pfn && pfn < huge_zero_folio_->pfn + arch::HPAGE_PMD_NR;
+  }
   bool folio_test_anon(folio f) const { return map_.peek(f.pfn).test(PG_anon); }
   bool page_anon_exclusive(pfn_t pfn) const { return map_.peek(pfn).test(PG_anon_exclusive); }
   mapcount::folio_key key(folio f) const { return {f.pfn, folio_order(f)}; }
@@ -143,6 +156,24 @@ class kernel final : public mapcount::precise_counts {
  private:
   friend struct kernel_test_access;
 
+  /// Linux: struct mmu_gather. Unmapped folios wait here until the TLB flush is done.
+  struct mmu_gather {
+    mmu_gather(mm_struct* m, unsigned c) : mm(m), cpu(c) {}
+    mm_struct* mm;
+    unsigned cpu;
+    vaddr_t start = ~vaddr_t{0}, end = 0;  // range owed a flush
+    bool freed_tables = false;
+    std::vector<folio> pending;  // one entry per reference to drop after the flush
+  };
+
+  struct large_folio_meta {
+    unsigned order = 0;
+    long entire_mapcount = 0;        // PMD/PUD leaves mapping the folio
+    bool on_deferred_list = false;   // queued for the deferred-split shrinker
+    bool partially_mapped = false;   // marked by deferred_split_folio(folio, true)
+    vaddr_t index_va = 0;            // folio->index as an address: where every mm maps page 0
+  };
+
   // mm/page_folio.cpp
   std::optional<folio> folio_alloc(unsigned order, bool zero, unsigned cpu);
   void folio_get(folio f, long n = 1) { map_[f.pfn]._refcount += static_cast<std::uint32_t>(n); }
@@ -152,16 +183,27 @@ class kernel final : public mapcount::precise_counts {
   void free_pgtable_page(mm_struct& mm, pfn_t pfn);
 
   // mm/rmap.cpp
-  void folio_add_new_anon_rmap(folio f, vm_area_struct& vma, mm_struct& mm, unsigned cpu);
+  void folio_add_new_anon_rmap(folio f, vm_area_struct& vma, vaddr_t addr, mm_struct& mm,
+                               unsigned cpu);
   void folio_try_dup_anon_rmap_ptes(folio f, pfn_t page, unsigned nr, mm_struct& dst,
                                     unsigned cpu);
   void folio_remove_rmap_ptes(folio f, pfn_t page, unsigned nr, mm_struct& mm, unsigned cpu);
   void charge_rmap(unsigned cpu, std::uint64_t atomics_before);
+  void folio_add_new_anon_rmap_pmd(folio f, vaddr_t haddr, mm_struct& mm, unsigned cpu);
+  void folio_add_anon_rmap_ptes(folio f, pfn_t page, unsigned nr, mm_struct& mm, bool exclusive,
+                                unsigned cpu);
+  void folio_try_dup_anon_rmap_pmd(folio f, mm_struct& dst, unsigned cpu);
+  void folio_remove_rmap_pmd(folio f, mm_struct& mm, unsigned cpu);
+  bool page_mapped_for_stats(pfn_t pfn, long entire) const;
+  bool folio_mapped(folio f) const;
+  large_folio_meta& large_meta(folio f) { return large_[map_[f.pfn + 1]._refcount]; }
+  const large_folio_meta& large_meta(folio f) const { return large_[map_.peek(f.pfn + 1)._refcount]; }
   void add_mm_counter(mm_struct& mm, rss_item i, long v) { mm.rss_stat[i] += v; }
 
   // mm/pgtable.cpp
   pteval_t* pte_offset_map(const mm_struct& mm, vaddr_t addr) const;
   pteval_t* pte_alloc_map(mm_struct& mm, vaddr_t addr, unsigned cpu);
+  pteval_t* pte_alloc_map(mm_struct& mm, pteval_t* pmd, vaddr_t addr, unsigned cpu);
   void free_pgtables(mm_struct& mm, vaddr_t floor, vaddr_t ceiling, vaddr_t start, vaddr_t end);
   void free_pgd(mm_struct& mm);
   void free_table_range(mm_struct& mm, pfn_t table, arch::pt_level level, vaddr_t base,
@@ -169,7 +211,49 @@ class kernel final : public mapcount::precise_counts {
   arch::pt_level top_level() const;
   void set_pte(pteval_t* slot, pteval_t v, unsigned cpu);
 
+  // mm/huge_memory.cpp
+  std::uint64_t thp_vma_allowable_orders(const vm_area_struct& vma, const mm_struct& mm,
+                                         std::uint64_t orders, bool enforce_sysfs) const;
+  bool thp_vma_suitable_order(const vm_area_struct& vma, vaddr_t addr, unsigned order) const;
+  vm_fault_t do_huge_pmd_anonymous_page(vm_fault& vmf, pteval_t* pmd);
+  vm_fault_t do_huge_pmd_wp_page(vm_fault& vmf, pteval_t* pmd);
+  vm_fault_t do_huge_zero_wp_pmd(vm_fault& vmf, pteval_t* pmd);
+  std::optional<folio> vma_alloc_anon_folio_pmd(vm_fault& vmf);
+  void map_anon_folio_pmd(vm_fault& vmf, pteval_t* pmd, folio f);
+  std::optional<folio> get_huge_zero_folio(mm_struct& mm, unsigned cpu);
+  bool thp_alloc_may_reclaim(const vm_area_struct& vma) const;
+  void __split_huge_pmd(mm_struct& mm, pteval_t* pmd, vaddr_t haddr, unsigned cpu);
+  void split_huge_pmd_address(mm_struct& mm, vaddr_t addr, unsigned cpu);
+  void zap_huge_pmd(mm_struct& mm, pteval_t* pmd, vaddr_t haddr, mmu_gather& tlb);
+  bool copy_huge_pmd(mm_struct& dst, pteval_t* src_pmd, vaddr_t haddr,
+                     const vm_area_struct& vma, unsigned cpu);
+  void deferred_split_folio(folio f, bool partially_mapped);
+  bool split_folio(folio f, unsigned cpu);
+  std::uint64_t deferred_split_scan(unsigned cpu);
+  void pgtable_trans_huge_deposit(mm_struct& mm, vaddr_t haddr, pfn_t table);
+  pfn_t pgtable_trans_huge_withdraw(mm_struct& mm, vaddr_t haddr);
+  pteval_t* pmd_offset_map(const mm_struct& mm, vaddr_t addr) const;
+  pteval_t* pmd_alloc_map(mm_struct& mm, vaddr_t addr, unsigned cpu);
+
+  // mm/swap.cpp (swap device, MADV_PAGEOUT, swap-in)
+  struct swap_slot {
+    std::uint64_t token = 0;  // the page's content
+    std::uint32_t count = 0;  // swap entries referring to it (swap_map)
+  };
+  std::uint64_t get_swap_slot(std::uint64_t token);
+  void swap_duplicate(std::uint64_t offset);
+  void swap_free(std::uint64_t offset);
+  vm_fault_t do_swap_page(vm_fault& vmf);
+  long madvise_pageout(mm_struct& mm, vm_area_struct& vma, vaddr_t start, vaddr_t end, unsigned cpu);
+  bool pageout_one(mm_struct& mm, pteval_t* pte, vaddr_t addr, unsigned cpu);
+
+  // mm/khugepaged.cpp
+  void khugepaged_enter_vma(mm_struct& mm, const vm_area_struct& vma);
+  void khugepaged_exit(mm_struct& mm);
+  long madvise_collapse(mm_struct& mm, vaddr_t start, vaddr_t end, unsigned cpu);
+
   // mm/memory.cpp
+  std::optional<folio> alloc_anon_folio(vm_fault& vmf);
   vm_fault_t handle_mm_fault(vm_area_struct& vma, mm_struct& mm, vaddr_t address, unsigned flags,
                              unsigned cpu);
   vm_fault_t handle_pte_fault(vm_fault& vmf);
@@ -180,15 +264,6 @@ class kernel final : public mapcount::precise_counts {
   pteval_t mk_pte(pfn_t pfn, const vm_area_struct& vma) const;
 
   // mm/memory_zap.cpp
-  /// Linux: struct mmu_gather. Unmapped folios wait here until the TLB flush is done.
-  struct mmu_gather {
-    mmu_gather(mm_struct* m, unsigned c) : mm(m), cpu(c) {}
-    mm_struct* mm;
-    unsigned cpu;
-    vaddr_t start = ~vaddr_t{0}, end = 0;  // range owed a flush
-    bool freed_tables = false;
-    std::vector<folio> pending;  // one entry per reference to drop after the flush
-  };
   void zap_page_range(mm_struct& mm, vaddr_t start, vaddr_t end, mmu_gather& tlb);
   void tlb_finish_mmu(mmu_gather& tlb);
 
@@ -201,10 +276,14 @@ class kernel final : public mapcount::precise_counts {
   void mmput(mm_struct* mm, unsigned cpu);
   void exit_mmap(mm_struct& mm, unsigned cpu);
   long do_munmap(mm_struct& mm, vaddr_t start, std::uint64_t len, unsigned cpu);
-  void split_vma_at(mm_struct& mm, vaddr_t addr);
+  void split_vma_at(mm_struct& mm, vaddr_t addr, unsigned cpu);
   void try_merge_around(mm_struct& mm, vaddr_t start, vaddr_t end);
   std::uint64_t task_size() const;
   long mm_populate(mm_struct& mm, vaddr_t start, vaddr_t end, bool write, unsigned cpu);
+
+  // mm/madvise.cpp
+  long madvise_update_vma_flags(mm_struct& mm, vaddr_t start, vaddr_t end, std::uint64_t set,
+                                std::uint64_t clear, unsigned cpu);
 
   // mm/mprotect.cpp
   void change_protection(mm_struct& mm, vm_area_struct& vma, vaddr_t start, vaddr_t end,
@@ -217,6 +296,7 @@ class kernel final : public mapcount::precise_counts {
 
   // mm/debug_vm.cpp helpers
   void check_mm(const mm_struct& mm, std::map<pfn_t, long>& pte_maps,
+                std::map<pfn_t, long>& pmd_maps, std::map<std::uint64_t, long>& swap_refs,
                 std::vector<std::string>& bad) const;
   void check_tlbs(std::vector<std::string>& bad) const;
 
@@ -230,15 +310,21 @@ class kernel final : public mapcount::precise_counts {
   vm_counters vmstat_;
   pfn_t zero_pfn_ = 0;
   std::unique_ptr<mapcount::scheme> scheme_;
+  std::unique_ptr<mapcount::shadow_set> shadows_;  // null unless mm/shadow names schemes
   std::map<int, task_struct> tasks_;
   std::map<std::uint32_t, std::unique_ptr<mm_struct>> mms_;  // by mm_id
-  struct large_folio_meta {
-    unsigned order = 0;
-    long entire_mapcount = 0;  // PMD/PUD leaves mapping the folio
-  };
   std::vector<large_folio_meta> large_;  // indexed from the first tail page's _refcount
   std::vector<std::uint32_t> free_large_;
   std::uint64_t next_anon_vma_ = 1;
+  std::optional<folio> huge_zero_folio_;          // allocated on first use (M48)
+  // khugepaged state (M72-M76): the mm list (mm ids, in the order they were added) and the
+  // scan cursor.
+  std::vector<std::uint32_t> khugepaged_mm_list_;
+  std::uint32_t khugepaged_scan_mm_ = 0;  // mm id under the cursor, 0: start of the list
+  vaddr_t khugepaged_scan_address_ = 0;
+  std::vector<folio> deferred_split_queue_;       // ds_queue, in insertion order
+  std::vector<swap_slot> swap_map_;               // the swap device, grown on demand
+  std::vector<std::uint64_t> free_swap_slots_;
   std::uint64_t nr_folios_ = 0;
 };
 

@@ -17,13 +17,31 @@ pteval_t kernel::mk_pte(pfn_t pfn, const vm_area_struct& vma) const {
   return pfn_pte(pfn, user_prot(r || (vma.vm_flags & VM_WRITE), w_shared, x));
 }
 
-// Linux: handle_mm_fault() -> __handle_mm_fault().
+// Linux: handle_mm_fault() -> __handle_mm_fault(): the PMD level first (THP), then PTEs (M47).
 vm_fault_t kernel::handle_mm_fault(vm_area_struct& vma, mm_struct& mm, vaddr_t address,
                                    unsigned flags, unsigned cpu) {
   vmstat_.count_vm_event(PGFAULT);
   led_.charge(cpu, cost::fault, prof_.fault_path_cycles);
   vm_fault vmf{&mm, &vma, arch::page_align_down(address), flags, cpu};
-  vmf.pte = pte_alloc_map(mm, vmf.address, cpu);
+  pteval_t* pmd = pmd_alloc_map(mm, vmf.address, cpu);
+  if (!pmd) return VM_FAULT_OOM;
+  if (*pmd == 0 && thp_vma_allowable_orders(vma, mm, 1ull << arch::HPAGE_PMD_ORDER, true) &&
+      thp_vma_suitable_order(vma, vmf.address, arch::HPAGE_PMD_ORDER)) {
+    khugepaged_enter_vma(mm, vma);
+    const vm_fault_t r = do_huge_pmd_anonymous_page(vmf, pmd);
+    if (!(r & VM_FAULT_FALLBACK)) return r;
+  } else if (pmd_leaf(*pmd)) {
+    if ((flags & FAULT_FLAG_WRITE) && !pte_write(*pmd)) {
+      const vm_fault_t r = do_huge_pmd_wp_page(vmf, pmd);
+      if (!(r & VM_FAULT_FALLBACK)) return r;
+    } else {
+      pteval_t e = pte_mkyoung(*pmd);  // huge_pmd_set_accessed
+      if (flags & FAULT_FLAG_WRITE) e = pte_mkdirty(e);
+      if (e != *pmd) set_pte(pmd, e, cpu);
+      return 0;
+    }
+  }
+  vmf.pte = pte_alloc_map(mm, pmd, vmf.address, cpu);
   if (!vmf.pte) return VM_FAULT_OOM;
   return handle_pte_fault(vmf);
 }
@@ -32,7 +50,7 @@ vm_fault_t kernel::handle_mm_fault(vm_area_struct& vma, mm_struct& mm, vaddr_t a
 vm_fault_t kernel::handle_pte_fault(vm_fault& vmf) {
   vmf.orig_pte = *vmf.pte;
   if (pte_none(vmf.orig_pte)) return do_anonymous_page(vmf);
-  MM_BUG_ON(!pte_present(vmf.orig_pte), "non-present, non-none PTE without swap support");
+  if (is_swap_pte(vmf.orig_pte)) return do_swap_page(vmf);
   MM_BUG_ON(pte_protnone(vmf.orig_pte), "NUMA hinting fault without NUMA balancing");
   pteval_t entry = vmf.orig_pte;
   if (vmf.flags & FAULT_FLAG_WRITE) {
@@ -47,8 +65,27 @@ vm_fault_t kernel::handle_pte_fault(vm_fault& vmf) {
   return 0;
 }
 
+// Linux: alloc_anon_folio() (M55): the largest allowed mTHP order whose whole aligned range of
+// PTEs is still none, falling back order by order; order 0 when nothing else fits.
+std::optional<folio> kernel::alloc_anon_folio(vm_fault& vmf) {
+  std::uint64_t orders = 0;
+  for (unsigned o = MIN_MTHP_ORDER; o < arch::HPAGE_PMD_ORDER; ++o) orders |= 1ull << o;
+  orders = thp_vma_allowable_orders(*vmf.vma, *vmf.mm, orders, true);
+  for (unsigned o = arch::HPAGE_PMD_ORDER; o-- > MIN_MTHP_ORDER;) {
+    if (!(orders & (1ull << o)) || !thp_vma_suitable_order(*vmf.vma, vmf.address, o)) continue;
+    const unsigned nr = 1u << o;
+    const vaddr_t start = vmf.address & ~((arch::PAGE_SIZE << o) - 1);
+    const pteval_t* first = vmf.pte - ((vmf.address - start) >> arch::PAGE_SHIFT);
+    bool all_none = true;
+    for (unsigned i = 0; i < nr && all_none; ++i) all_none = pte_none(first[i]);
+    if (!all_none) continue;
+    if (auto f = folio_alloc(o, true, vmf.cpu)) return f;
+  }
+  return folio_alloc(0, true, vmf.cpu);
+}
+
 // Linux: do_anonymous_page(). A read maps the shared zero page; a write allocates a zeroed
-// folio, exclusive to this mm.
+// folio (order 0 or an mTHP), exclusive to this mm, and maps all of it at once.
 vm_fault_t kernel::do_anonymous_page(vm_fault& vmf) {
   vm_area_struct& vma = *vmf.vma;
   if (!(vmf.flags & FAULT_FLAG_WRITE)) {
@@ -57,13 +94,20 @@ vm_fault_t kernel::do_anonymous_page(vm_fault& vmf) {
     return 0;
   }
   if (!vma.anon_vma) vma.anon_vma = next_anon_vma_++;  // anon_vma_prepare
-  auto f = folio_alloc(0, true, vmf.cpu);
+  auto f = alloc_anon_folio(vmf);
   if (!f) return VM_FAULT_OOM;
-  pteval_t entry = mk_pte(f->pfn, vma);
-  if (vma.vm_flags & VM_WRITE) entry = pte_mkwrite(pte_mkdirty(entry));
-  folio_add_new_anon_rmap(*f, vma, *vmf.mm, vmf.cpu);
-  add_mm_counter(*vmf.mm, MM_ANONPAGES, 1);
-  set_pte(vmf.pte, entry, vmf.cpu);
+  const unsigned nr = 1u << folio_order(*f);
+  const vaddr_t start = vmf.address & ~((arch::PAGE_SIZE * nr) - 1);
+  pteval_t* first = vmf.pte - ((vmf.address - start) >> arch::PAGE_SHIFT);
+  folio_get(*f, nr - 1);  // one reference per PTE mapping (M33)
+  folio_add_new_anon_rmap(*f, vma, start, *vmf.mm, vmf.cpu);
+  add_mm_counter(*vmf.mm, MM_ANONPAGES, nr);
+  for (unsigned i = 0; i < nr; ++i) {
+    pteval_t entry = mk_pte(f->pfn + i, vma);
+    if (vma.vm_flags & VM_WRITE) entry = pte_mkwrite(pte_mkdirty(entry));
+    first[i] = entry;
+  }
+  led_.charge(vmf.cpu, cost::fault, prof_.pte_update_cycles * nr);
   return 0;
 }
 
@@ -88,8 +132,21 @@ vm_fault_t kernel::do_wp_page(vm_fault& vmf) {
     return 0;
   }
   // wp_can_reuse_anon_folio(): a small folio whose only reference is this mapping may be
-  // reused; it becomes exclusive to this mm again (folio_move_anon_rmap + PAE).
-  if (folio_order(f) == 0 && folio_ref_count(f) == 1) {
+  // reused; it becomes exclusive to this mm again (folio_move_anon_rmap + PAE). A large folio
+  // is reused only where the scheme allows it (6.15+, M20).
+  bool reuse = false;
+  if (folio_order(f) == 0) {
+    reuse = folio_ref_count(f) == 1;
+  } else {
+    reuse = scheme_->can_reuse_large_anon_folio(key(f), folio_ref_count(f));
+    if (shadows_) {
+      long total = large_meta(f).entire_mapcount;
+      for (unsigned i = 0; i < (1u << folio_order(f)); ++i) total += map_.peek(f.pfn + i)._mapcount;
+      shadows_->record(mapcount::decision_site::cow_reuse, key(f), static_cast<unsigned>(pfn - f.pfn),
+                       !folio_mapped_shared(f) && folio_ref_count(f) == total, folio_ref_count(f));
+    }
+  }
+  if (reuse) {
     map_[pfn].set(PG_anon_exclusive);
     wp_page_reuse(vmf, f);
     return 0;
@@ -112,7 +169,7 @@ vm_fault_t kernel::wp_page_copy(vm_fault& vmf, std::optional<folio> old) {
   pteval_t entry = pte_mkwrite(pte_mkdirty(mk_pte(nf->pfn, vma)));
   *vmf.pte = 0;
   flush_tlb_page(*vmf.mm, vmf.address, vmf.cpu);
-  folio_add_new_anon_rmap(*nf, vma, *vmf.mm, vmf.cpu);
+  folio_add_new_anon_rmap(*nf, vma, vmf.address, *vmf.mm, vmf.cpu);
   set_pte(vmf.pte, entry, vmf.cpu);
   if (old) {
     folio_remove_rmap_ptes(*old, old_pfn, 1, *vmf.mm, vmf.cpu);

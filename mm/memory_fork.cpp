@@ -19,32 +19,56 @@ bool kernel::copy_page_range(mm_struct& dst, mm_struct& src, const vm_area_struc
   const bool cow = is_cow_mapping(vma.vm_flags);
   bool ok = true;
   auto copy_ptes = [&](arch::pt_table& t, unsigned first, unsigned last, vaddr_t va) {
-    for (unsigned i = first; i < last && ok; ++i, va += arch::PAGE_SIZE) {
+    for (unsigned i = first; i < last && ok;) {
+      const vaddr_t a = va + static_cast<vaddr_t>(i - first) * arch::PAGE_SIZE;
       pteval_t e = t[i];
-      if (pte_none(e)) continue;
-      pteval_t* d = pte_alloc_map(dst, va, cpu);
+      if (pte_none(e)) {
+        ++i;
+        continue;
+      }
+      pteval_t* d = pte_alloc_map(dst, a, cpu);
       if (!d) {
         ok = false;
         break;
       }
+      if (is_swap_pte(e)) {  // copy_nonpresent_pte: the child shares the slot, nobody is exclusive
+        swap_duplicate(pte_swp_offset(e));
+        e &= ~_PAGE_SWP_EXCLUSIVE;
+        t[i] = e;
+        set_pte(d, e, cpu);
+        add_mm_counter(dst, MM_SWAPENTS, 1);
+        ++i;
+        continue;
+      }
+      unsigned n = 1;
       if (!pte_special(e)) {
+        // A batch: consecutive PTEs mapping consecutive pages of one folio (folio_pte_batch).
         const pfn_t pfn = pte_pfn(e);
         const folio f = page_folio(pfn);
-        folio_get(f);
-        folio_try_dup_anon_rmap_ptes(f, pfn, 1, dst, cpu);
-        add_mm_counter(dst, MM_ANONPAGES, 1);
+        const pfn_t folio_end = f.pfn + (pfn_t{1} << folio_order(f));
+        while (i + n < last && pfn + n < folio_end && pte_present(t[i + n]) && !pte_special(t[i + n]) &&
+               pte_pfn(t[i + n]) == pfn + n && (n + (a >> arch::PAGE_SHIFT) % arch::PTRS_PER_TABLE) < arch::PTRS_PER_TABLE)
+          ++n;
+        folio_get(f, n);
+        folio_try_dup_anon_rmap_ptes(f, pfn, n, dst, cpu);
+        add_mm_counter(dst, MM_ANONPAGES, n);
       }
-      if (cow && pte_write(e)) {
-        e = pte_wrprotect(e);
-        t[i] = e;  // ptep_set_wrprotect on the parent
+      for (unsigned k = 0; k < n; ++k) {
+        pteval_t x = t[i + k];
+        if (cow && pte_write(x)) {
+          x = pte_wrprotect(x);
+          t[i + k] = x;  // ptep_set_wrprotect on the parent
+        }
+        set_pte(d + k, pte_mkold(x), cpu);
       }
-      set_pte(d, pte_mkold(e), cpu);
+      i += n;
     }
   };
-  auto no_huge = [&](pteval_t&, arch::pt_level, vaddr_t) {
-    MM_BUG_ON(true, "huge leaf at fork; copy_huge_pmd arrives with THP");
+  auto huge = [&](pteval_t& pmd, arch::pt_level level, vaddr_t haddr) {
+    MM_BUG_ON(level != arch::pt_level::pmd, "PUD leaves are not modelled");
+    if (ok && !copy_huge_pmd(dst, &pmd, haddr, vma, cpu)) ok = false;
   };
-  walk_page_range(mem_, src.pgd, top_level(), 0, vma.vm_start, vma.vm_end, copy_ptes, no_huge);
+  walk_page_range(mem_, src.pgd, top_level(), 0, vma.vm_start, vma.vm_end, copy_ptes, huge);
   return ok;
 }
 

@@ -56,6 +56,11 @@ struct mm_struct {
   std::int64_t pgtables_bytes = 0;  // VmPTE
   std::uint64_t cpumask = 0;        // CPUs that have run this mm (mm_cpumask)
   int users = 0;                    // tasks sharing it
+  bool thp_disabled = false;        // MMF_DISABLE_THP (prctl PR_SET_THP_DISABLE)
+  bool huge_zero_page = false;      // MMF_HUGE_ZERO_PAGE: holds a huge-zero reference
+  bool on_khugepaged_list = false;  // MMF_VM_HUGEPAGE
+  /// Page tables deposited under PMD leaves (M61), by the PMD's address.
+  std::map<vaddr_t, pfn_t> deposited;
 
   std::uint16_t pcid() const { return static_cast<std::uint16_t>(mm_id); }
 };

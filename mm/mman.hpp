@@ -9,7 +9,8 @@ inline constexpr unsigned MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x1
                           MAP_ANONYMOUS = 0x20, MAP_NORESERVE = 0x4000, MAP_POPULATE = 0x8000,
                           MAP_HUGETLB = 0x40000;
 
-inline constexpr int MADV_DONTNEED = 4, MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23;
+inline constexpr int MADV_DONTNEED = 4, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15, MADV_PAGEOUT = 21,
+                     MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23, MADV_COLLAPSE = 25;
 
 /// Lowest address a mapping may start at (vm.mmap_min_addr default).
 inline constexpr unsigned long long MMAP_MIN_ADDR = 65536;

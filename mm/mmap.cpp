@@ -52,15 +52,20 @@ void kernel::exit_mmap(mm_struct& mm, unsigned cpu) {
 
 void kernel::mmput(mm_struct* mm, unsigned cpu) {
   if (--mm->users > 0) return;
+  khugepaged_exit(*mm);
   exit_mmap(*mm, cpu);
+  if (mm->huge_zero_page) folio_put(*huge_zero_folio_, cpu);  // never reaches 0: the pin stays
   mms_.erase(mm->mm_id);
 }
 
-void kernel::split_vma_at(mm_struct& mm, vaddr_t addr) {
+// Linux: __split_vma(). A huge PMD the new boundary cuts is split first
+// (vma_adjust_trans_huge), so no PMD leaf ever straddles two VMAs.
+void kernel::split_vma_at(mm_struct& mm, vaddr_t addr, unsigned cpu) {
   auto it = mm.mmap.upper_bound(addr);
   if (it == mm.mmap.begin()) return;
   vm_area_struct& vma = std::prev(it)->second;
   if (addr <= vma.vm_start || addr >= vma.vm_end) return;
+  split_huge_pmd_address(mm, addr, cpu);
   vm_area_struct tail = vma;
   tail.vm_start = addr;
   tail.vm_pgoff = vma.vm_pgoff + ((addr - vma.vm_start) >> arch::PAGE_SHIFT);
@@ -99,8 +104,8 @@ long kernel::do_munmap(mm_struct& mm, vaddr_t start, std::uint64_t len, unsigned
   len = (len + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
   if (len == 0) return -E_INVAL;
   const vaddr_t end = start + len;
-  split_vma_at(mm, start);
-  split_vma_at(mm, end);
+  split_vma_at(mm, start, cpu);
+  split_vma_at(mm, end, cpu);
   mmu_gather tlb{&mm, cpu};
   bool any = false;
   for (auto it = mm.mmap.lower_bound(start); it != mm.mmap.end() && it->first < end;) {

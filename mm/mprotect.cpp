@@ -20,7 +20,7 @@ void kernel::change_protection(mm_struct& mm, vm_area_struct& vma, vaddr_t start
   auto change = [&](arch::pt_table& t, unsigned first, unsigned last, vaddr_t va) {
     for (unsigned i = first; i < last; ++i, va += PAGE_SIZE) {
       const pteval_t old = t[i];
-      if (!pte_present(old)) continue;
+      if (!pte_present(old)) continue;  // none or swap: nothing to change
       pteval_t e = pte_modify(old, base);
       if ((vma.vm_flags & VM_WRITE) && pte_hw_present(e) && !pte_special(e) &&
           page_anon_exclusive(pte_pfn(e)))
@@ -36,10 +36,21 @@ void kernel::change_protection(mm_struct& mm, vm_area_struct& vma, vaddr_t start
       }
     }
   };
-  auto no_huge = [&](pteval_t&, arch::pt_level, vaddr_t) {
-    MM_BUG_ON(true, "huge leaf in mprotect; change_huge_pmd arrives with THP");
+  // Linux: change_huge_pmd(). Partly covered PMDs were split with the VMA boundaries.
+  auto huge = [&](pteval_t& pmd, arch::pt_level, vaddr_t haddr) {
+    const pteval_t old = pmd;
+    pteval_t e = pte_modify(old, base) | _PAGE_PSE;
+    if ((vma.vm_flags & VM_WRITE) && pte_hw_present(e) && !pte_special(e) && page_anon_exclusive(pte_pfn(e)))
+      e = pte_mkwrite(e);
+    if (e == old) return;
+    pmd = e;
+    if ((pte_write(old) && !pte_write(e)) || (pte_hw_present(old) && !pte_hw_present(e)) ||
+        (pte_exec(old) && !pte_exec(e))) {
+      flush_start = std::min(flush_start, haddr);
+      flush_end = std::max(flush_end, haddr + arch::PMD_SIZE);
+    }
   };
-  walk_page_range(mem_, mm.pgd, top_level(), 0, start, end, change, no_huge);
+  walk_page_range(mem_, mm.pgd, top_level(), 0, start, end, change, huge);
   if (flush_end > flush_start) flush_tlb_mm_range(mm, flush_start, flush_end, cpu, false);
 }
 
@@ -59,7 +70,7 @@ long kernel::sys_mprotect(task_struct& t, unsigned cpu, std::uint64_t start, std
   if (prot & PROT_READ) newflags |= VM_READ;
   if (prot & PROT_WRITE) newflags |= VM_WRITE;
   if (prot & PROT_EXEC) newflags |= VM_EXEC;
-  split_vma_at(mm, start);
+  split_vma_at(mm, start, cpu);
   long err = 0;
   vaddr_t nstart = start;
   while (nstart < end) {
@@ -68,7 +79,7 @@ long kernel::sys_mprotect(task_struct& t, unsigned cpu, std::uint64_t start, std
       err = -E_NOMEM;
       break;
     }
-    split_vma_at(mm, end);
+    split_vma_at(mm, end, cpu);
     vm_area_struct& vma = it->second;
     vma.vm_flags = (vma.vm_flags & ~(VM_READ | VM_WRITE | VM_EXEC)) | newflags;
     led_.charge(cpu, arch::cost::syscall, prof_.vma_op_cycles);

@@ -1,5 +1,7 @@
 #include "mm/page_alloc.hpp"
 
+#include "mm/bug.hpp"
+
 namespace mmsim::mm {
 
 buddy_allocator::buddy_allocator(pfn_t first, pfn_t end) : end_(end) {
@@ -37,6 +39,8 @@ std::optional<pfn_t> buddy_allocator::alloc(unsigned order) {
 }
 
 void buddy_allocator::free(pfn_t pfn, unsigned order) {
+  MM_BUG_ON((pfn & ((pfn_t{1} << order) - 1)) != 0, "freeing a misaligned block");
+  MM_BUG_ON(is_free(pfn), "double free of a page");
   nr_free_ += pfn_t{1} << order;
   std::uint64_t i = pfn >> order;
   while (order < MAX_PAGE_ORDER) {

@@ -1,5 +1,7 @@
 // Folio lifetime: allocation from the buddy allocator, references, and freeing on the last
 // put (Linux: mm/page_alloc.c, mm/swap.c folio_put). Also page-table page allocation.
+#include <algorithm>
+
 #include "mm/kernel.hpp"
 
 namespace mmsim::mm {
@@ -25,7 +27,8 @@ std::optional<folio> kernel::folio_alloc(unsigned order, bool zero, unsigned cpu
       idx = static_cast<std::uint32_t>(large_.size());
       large_.emplace_back();
     }
-    large_[idx] = large_folio_meta{order, 0};
+    large_[idx] = large_folio_meta{};
+    large_[idx].order = order;
     head.set(PG_head);
     for (pfn_t i = 1; i < nr; ++i) {
       page& t = map_[*pfn + i];
@@ -53,7 +56,11 @@ void kernel::free_folio(folio f, unsigned cpu) {
   const unsigned order = folio_order(f);
   const pfn_t nr = pfn_t{1} << order;
   scheme_->folio_freed(key(f));
+  if (shadows_) shadows_->folio_freed(key(f));
   if (order) {
+    if (large_meta(f).on_deferred_list)
+      deferred_split_queue_.erase(
+          std::find(deferred_split_queue_.begin(), deferred_split_queue_.end(), f));
     free_large_.push_back(map_[f.pfn + 1]._refcount);
     for (pfn_t i = 1; i < nr; ++i) map_[f.pfn + i] = page{};
   }

@@ -28,18 +28,18 @@ pteval_t* kernel::pte_offset_map(const mm_struct& mm, vaddr_t addr) const {
 }
 
 pteval_t* kernel::pte_alloc_map(mm_struct& mm, vaddr_t addr, unsigned cpu) {
-  pfn_t table = mm.pgd;
-  for (auto l = static_cast<int>(top_level()); l > 0; --l) {
-    pteval_t& e = mem_.table(table)[pt_index(addr, static_cast<pt_level>(l))];
-    if (e == 0) {
-      auto t = alloc_pgtable_page(mm, cpu);
-      if (!t) return nullptr;
-      e = pfn_pte(*t, _PAGE_TABLE);
-    }
-    MM_BUG_ON(e & _PAGE_PSE, "huge leaf where a table is needed");
-    table = pte_pfn(e);
+  return pte_alloc_map(mm, pmd_alloc_map(mm, addr, cpu), addr, cpu);
+}
+
+pteval_t* kernel::pte_alloc_map(mm_struct& mm, pteval_t* pmd, vaddr_t addr, unsigned cpu) {
+  if (!pmd) return nullptr;
+  if (*pmd == 0) {
+    auto t = alloc_pgtable_page(mm, cpu);
+    if (!t) return nullptr;
+    *pmd = pfn_pte(*t, _PAGE_TABLE);
   }
-  return &mem_.table(table)[pt_index(addr, pt_level::pte)];
+  MM_BUG_ON(*pmd & _PAGE_PSE, "huge leaf where a PTE table is needed");
+  return &mem_.table(pte_pfn(*pmd))[pt_index(addr, pt_level::pte)];
 }
 
 // `table` holds entries of `level`, the first covering `base`. Descends into child tables that

@@ -25,7 +25,21 @@ kernel::smaps_stats kernel::smaps_range(const mm_struct& mm, vaddr_t start, vadd
       else pss += arch::PAGE_SIZE << PSS_SHIFT;
     }
   };
-  auto huge = [&](pteval_t&, arch::pt_level, vaddr_t) {};
+  // Linux: smaps_pmd_entry(). Only the part of the PMD inside [start, end) is summed.
+  auto huge = [&](pteval_t& e, arch::pt_level, vaddr_t haddr) {
+    if (pte_special(e)) return;
+    const folio f = page_folio(pte_pfn(e));
+    const long entire = entire_mapcount(key(f));
+    const vaddr_t lo = std::max(start, haddr), hi = std::min(end, haddr + arch::PMD_SIZE);
+    for (vaddr_t a = lo; a < hi; a += arch::PAGE_SIZE) {
+      const long mapcount = page_pte_mapcount(f.pfn + ((a - haddr) >> arch::PAGE_SHIFT)) + entire;
+      pss += mapcount >= 2 ? (arch::PAGE_SIZE << PSS_SHIFT) / static_cast<std::uint64_t>(mapcount)
+                           : arch::PAGE_SIZE << PSS_SHIFT;
+    }
+    s.rss += hi - lo;
+    s.anonymous += hi - lo;
+    s.anon_huge += hi - lo;
+  };
   walk_page_range(mem_, mm.pgd, top_level(), 0, start, end, leaves, huge);
   s.pss = static_cast<std::uint64_t>(pss >> PSS_SHIFT);
   return s;

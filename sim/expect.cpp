@@ -66,7 +66,7 @@ void replayer::check_expect(const op& o, const expect_op& e) {
       if (e.thp) see("thp", b(*e.thp), b(normal && k.folio_order(f) > 0), va);
       if (e.folio_order)
         see("folio_order", std::to_string(*e.folio_order), normal ? std::to_string(k.folio_order(f)) : "unmapped", va);
-      if (e.zero_page) see("zero_page", b(*e.zero_page), b(leaf.present && k.is_zero_pfn(leaf.pfn)), va);
+      if (e.zero_page) see("zero_page", b(*e.zero_page), b(leaf.present && (k.is_zero_pfn(leaf.pfn) || k.is_huge_zero_pfn(leaf.pfn))), va);
       if (e.writable) see("writable", b(*e.writable), b(leaf.present && arch::x86_64::pte_write(leaf.entry)), va);
       if (e.uffd_wp) see("uffd_wp", b(*e.uffd_wp), b(leaf.present && arch::x86_64::pte_uffd_wp(leaf.entry)), va);
       if (e.mapped_shared) see("mapped_shared", b(*e.mapped_shared), b(normal && k.folio_mapped_shared(f)), va);

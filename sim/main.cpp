@@ -9,6 +9,7 @@
 #include "arch/profile.hpp"
 #include "mm/knobs.hpp"
 #include "mm/mapcount/registry.hpp"
+#include "sim/compare.hpp"
 #include "sim/replay.hpp"
 #include "sim/report/report.hpp"
 #include "sim/trace/reader.hpp"
@@ -19,9 +20,10 @@ namespace {
 using namespace mmsim;
 
 int cmd_run(const std::string& path, const std::string& json_out,
-            const std::vector<std::string>& sets, bool check) {
+            const std::vector<std::string>& sets, bool check, const std::string& shadow) {
   sim::replay_options opt;
   opt.check_invariants = check;
+  if (!shadow.empty()) opt.overrides.emplace_back("mm/shadow", shadow);
   for (auto& s : sets) {
     auto eq = s.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -62,11 +64,15 @@ int main(int argc, char** argv) {
   std::string trace_path, json_out;
   std::vector<std::string> sets;
   bool check = false;
+  std::string shadow;
   auto* run = app.add_subcommand("run", "replay a trace and report what happened");
   run->add_option("trace", trace_path, "trace file (format v1)")->required();
   run->add_option("--json", json_out, "write the full report as JSON");
   run->add_option("--set", sets, "override a kernel knob: KNOB=VALUE (repeatable)");
   run->add_flag("--check-invariants", check, "check every invariant and every read after every op");
+  run->add_option("--shadow", shadow,
+                  "run other mapcount schemes as shadows: 'all' or a comma-separated list "
+                  "(same as --set mm/shadow=...)");
 
   std::string validate_path;
   auto* validate = app.add_subcommand("validate", "check a trace without running it");
@@ -76,18 +82,29 @@ int main(int argc, char** argv) {
   auto* schemes = app.add_subcommand("schemes", "list the mapcount schemes");
   auto* profiles = app.add_subcommand("profiles", "list the CPU profiles");
 
+  std::string cmp_sim, cmp_kernel;
+  auto* compare = app.add_subcommand(
+      "compare", "list where mmsim and the real kernel disagree on a trace (tools/kreplay/README.md)");
+  compare->add_option("sim", cmp_sim, "report of `mmsim run --json`")->required();
+  compare->add_option("kernel", cmp_kernel, "report of `kreplay --json` for the same trace")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (*run) return cmd_run(trace_path, json_out, sets, check);
+    if (*run) return cmd_run(trace_path, json_out, sets, check, shadow);
     if (*validate) {
       auto t = sim::trace::read_trace_file(validate_path);
       sim::replayer r(t, {});  // builds the machine: catches bad profiles and knobs too
       std::cout << validate_path << ": ok (" << t.ops.size() << " ops)\n";
       return 0;
+    }
+    if (*compare) {  // exit 0: they agree on everything both observed, 1: they differ
+      const auto r = sim::compare_files(cmp_sim, cmp_kernel);
+      sim::print_comparison(std::cout, r);
+      return r.agree() ? 0 : 1;
     }
     if (*knobs) cmd_knobs();
     if (*schemes)
@@ -100,6 +117,9 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const sim::trace::trace_error& e) {
     std::cerr << "mmsim: " << e.what() << "\n";
+    return 2;
+  } catch (const sim::compare_error& e) {
+    std::cerr << "mmsim compare: " << e.what() << "\n";
     return 2;
   } catch (const sim::config_error& e) {
     std::cerr << "mmsim: " << e.what() << "\n";

@@ -40,6 +40,10 @@ int linux_madvise(madvise_advice a) {
     case madvise_advice::dontneed: return mm::MADV_DONTNEED;
     case madvise_advice::populate_read: return mm::MADV_POPULATE_READ;
     case madvise_advice::populate_write: return mm::MADV_POPULATE_WRITE;
+    case madvise_advice::hugepage: return mm::MADV_HUGEPAGE;
+    case madvise_advice::nohugepage: return mm::MADV_NOHUGEPAGE;
+    case madvise_advice::collapse: return mm::MADV_COLLAPSE;
+    case madvise_advice::pageout: return mm::MADV_PAGEOUT;
   }
   return -1;
 }
@@ -126,6 +130,9 @@ void replayer::run_op(const op& o) {
         } else if constexpr (std::is_same_v<T, expect_op>) {
           check_expect(o, body);
           return;
+        } else if constexpr (std::is_same_v<T, khugepaged_op>) {
+          kernel_->khugepaged_run(o.cpu ? *o.cpu : 0, body.scans, body.pages);
+          return;
         } else {
           mm::task_struct& t = kernel_->task(o.pid);
           kernel_->switch_mm(cpu, t);
@@ -151,6 +158,8 @@ void replayer::run_op(const op& o) {
             const long r = kernel_->kernel_clone(o.pid, body.child, cpu);
             if (r == 0 && ref_) ref_->fork(o.pid, body.child);
             syscall_result(o, "fork", r, true);
+          } else if constexpr (std::is_same_v<T, prctl_op>) {
+            syscall_result(o, "prctl", kernel_->sys_prctl_thp_disable(t, cpu, body.value != 0), true);
           } else if constexpr (std::is_same_v<T, exit_op>) {
             kernel_->do_exit(o.pid, cpu);
             if (ref_) ref_->exit(o.pid);

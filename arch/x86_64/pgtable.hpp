@@ -93,6 +93,16 @@ constexpr pteval_t user_prot(bool read, bool write, bool exec) {
   return p;
 }
 
+// Swap entries: not present, not PROTNONE; the swap offset sits in the frame field (stored +1
+// so offset 0 is not the none entry). Linux keeps PageAnonExclusive in the entry (M36).
+inline constexpr pteval_t _PAGE_SWP_EXCLUSIVE = _PAGE_PWT;
+constexpr bool is_swap_pte(pteval_t e) { return e != 0 && !pte_present(e); }
+constexpr pteval_t swp_entry_to_pte(std::uint64_t offset, bool exclusive) {
+  return ((offset + 1) << PAGE_SHIFT) | (exclusive ? _PAGE_SWP_EXCLUSIVE : 0);
+}
+constexpr std::uint64_t pte_swp_offset(pteval_t e) { return ((e & PTE_PFN_MASK) >> PAGE_SHIFT) - 1; }
+constexpr bool pte_swp_exclusive(pteval_t e) { return e & _PAGE_SWP_EXCLUSIVE; }
+
 /// Page-fault error code bits (SDM 4.7; M144).
 inline constexpr unsigned X86_PF_PROT = 1u << 0;   // 0: not present
 inline constexpr unsigned X86_PF_WRITE = 1u << 1;

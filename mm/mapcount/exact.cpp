@@ -49,6 +49,11 @@ class exact final : public scheme {
     auto it = owners_.find(f.head);
     return it != owners_.end() && it->second.size() > 1;
   }
+  // Reuse exactly when it is safe: one mm maps the folio and every reference is a mapping.
+  bool can_reuse_large_anon_folio(const folio_key& f, long refcount) const override {
+    auto it = owners_.find(f.head);
+    return it != owners_.end() && it->second.size() == 1 && refcount == folio_mapcount(f);
+  }
   unsigned metadata_bytes(unsigned order) const override {
     return 4u * (1u << order) + (order ? 8u : 0u);
   }

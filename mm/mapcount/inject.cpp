@@ -19,7 +19,7 @@ namespace {
 
 class injected final : public scheme {
  public:
-  explicit injected(bool answer) : answer_(answer) {}
+  injected(bool answer, const precise_counts& t) : answer_(answer), counts_(true, &t) {}
   const char* name() const override { return answer_ ? "always_shared" : "never_shared"; }
 
   void add(const folio_key& f, unsigned first, unsigned n, rmap_level lvl,
@@ -57,11 +57,11 @@ class injected final : public scheme {
 
 }  // namespace
 
-std::unique_ptr<scheme> make_always_shared(const precise_counts&) {
-  return std::make_unique<injected>(true);
+std::unique_ptr<scheme> make_always_shared(const precise_counts& t) {
+  return std::make_unique<injected>(true, t);
 }
-std::unique_ptr<scheme> make_never_shared(const precise_counts&) {
-  return std::make_unique<injected>(false);
+std::unique_ptr<scheme> make_never_shared(const precise_counts& t) {
+  return std::make_unique<injected>(false, t);
 }
 
 }  // namespace mmsim::mm::mapcount

@@ -20,6 +20,7 @@ namespace {
 
 class large final : public scheme {
  public:
+  explicit large(const precise_counts& t) : counts_(true, &t) {}
   const char* name() const override { return "large"; }
 
   void add(const folio_key& f, unsigned first, unsigned n, rmap_level lvl,
@@ -80,6 +81,6 @@ class large final : public scheme {
 
 }  // namespace
 
-std::unique_ptr<scheme> make_large(const precise_counts&) { return std::make_unique<large>(); }
+std::unique_ptr<scheme> make_large(const precise_counts& t) { return std::make_unique<large>(t); }
 
 }  // namespace mmsim::mm::mapcount

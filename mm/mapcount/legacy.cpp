@@ -51,7 +51,7 @@ unsigned page_counts::add(const folio_key& f, unsigned first, unsigned n, rmap_l
   MM_BUG_ON(n == 0 || first + n > f.nr_pages(), "rmap run outside the folio");
   if (f.order == 0) {
     MM_BUG_ON(lvl != rmap_level::pte, "a small folio can only be PTE-mapped");
-    ++small_[f.head];
+    if (!truth_) ++small_[f.head];
     return 1;  // atomic_inc_and_test(&folio->_mapcount)
   }
   if (lvl == rmap_level::pte && !per_page_) return 0;  // M21: PTE maps touch only large_mapcount
@@ -73,6 +73,7 @@ unsigned page_counts::add(const folio_key& f, unsigned first, unsigned n, rmap_l
 unsigned page_counts::remove(const folio_key& f, unsigned first, unsigned n, rmap_level lvl) {
   MM_BUG_ON(n == 0 || first + n > f.nr_pages(), "rmap run outside the folio");
   if (f.order == 0) {
+    if (truth_) return 1;
     auto it = small_.find(f.head);
     MM_BUG_ON(it == small_.end(), "removing a mapping of an unmapped small folio");
     if (--it->second == 0) small_.erase(it);
@@ -110,6 +111,7 @@ void page_counts::forget(const folio_key& f) {
 
 long page_counts::pte_count(const folio_key& f, unsigned idx) const {
   if (f.order == 0) {
+    if (truth_) return truth_->page_pte_mapcount(f.head);
     auto it = small_.find(f.head);
     return it == small_.end() ? 0 : it->second;
   }
@@ -149,6 +151,7 @@ namespace {
 
 class legacy final : public scheme {
  public:
+  explicit legacy(const precise_counts& t) : counts_(true, &t) {}
   const char* name() const override { return "legacy"; }
 
   void add(const folio_key& f, unsigned first, unsigned n, rmap_level lvl,
@@ -188,6 +191,6 @@ class legacy final : public scheme {
 
 }  // namespace
 
-std::unique_ptr<scheme> make_legacy(const precise_counts&) { return std::make_unique<legacy>(); }
+std::unique_ptr<scheme> make_legacy(const precise_counts& t) { return std::make_unique<legacy>(t); }
 
 }  // namespace mmsim::mm::mapcount

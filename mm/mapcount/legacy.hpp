@@ -26,7 +26,12 @@ class page_counts {
   static constexpr std::uint32_t ENTIRELY_MAPPED = 0x800000;
   static constexpr std::uint32_t FOLIO_PAGES_MAPPED = ENTIRELY_MAPPED - 1;
 
-  explicit page_counts(bool per_page = true) : per_page_(per_page) {}
+  /// With `truth`, small folios are answered from the kernel's struct page _mapcount instead
+  /// of a table of their own: a small folio's only counter is that one field in every Linux
+  /// scheme, so every scheme would keep the same number (and the table cost ~40 host bytes per
+  /// mapped page).
+  explicit page_counts(bool per_page = true, const precise_counts* truth = nullptr)
+      : per_page_(per_page), truth_(truth) {}
 
   /// Both return the atomic RMWs Linux performs on these fields for the call: one per page of a
   /// PTE batch plus one nr_pages_mapped add when some page changed state (M7); for a PMD/PUD one
@@ -57,6 +62,7 @@ class page_counts {
   void drop_if_unmapped(const folio_key& f, const large_state& s);
 
   bool per_page_;
+  const precise_counts* truth_;
   // Small folios: pfn -> PTE count. Large folios: head pfn -> state. Entries are erased when the
   // folio becomes unmapped so the tables hold only mapped folios.
   std::unordered_map<arch::pfn_t, long> small_;

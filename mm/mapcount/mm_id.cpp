@@ -74,8 +74,8 @@ namespace {
 
 class mm_id_scheme final : public scheme {
  public:
-  explicit mm_id_scheme(bool page_mapcount)
-      : page_mapcount_(page_mapcount), counts_(page_mapcount) {}
+  mm_id_scheme(bool page_mapcount, const precise_counts& t)
+      : page_mapcount_(page_mapcount), counts_(page_mapcount, &t) {}
   const char* name() const override {
     return page_mapcount_ ? "mm_id" : "mm_id_nopagemapcount";
   }
@@ -162,11 +162,11 @@ class mm_id_scheme final : public scheme {
 
 }  // namespace
 
-std::unique_ptr<scheme> make_mm_id(const precise_counts&) {
-  return std::make_unique<mm_id_scheme>(true);
+std::unique_ptr<scheme> make_mm_id(const precise_counts& t) {
+  return std::make_unique<mm_id_scheme>(true, t);
 }
-std::unique_ptr<scheme> make_mm_id_nopagemapcount(const precise_counts&) {
-  return std::make_unique<mm_id_scheme>(false);
+std::unique_ptr<scheme> make_mm_id_nopagemapcount(const precise_counts& t) {
+  return std::make_unique<mm_id_scheme>(false, t);
 }
 
 }  // namespace mmsim::mm::mapcount

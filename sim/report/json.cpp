@@ -47,7 +47,7 @@ ordered_json to_json(const replayer& r, const replay_result& res) {
   j["trace"] = {{"name", t.name}, {"seed", t.seed}, {"ops", t.ops.size()}, {"ops_run", res.ops_run}};
 
   ordered_json knobs = ordered_json::object();
-  for (auto& row : mm::knob_table()) knobs[row.name] = row.get(r.knobs());
+  for (auto& row : mm::knob_table()) knobs[row.name] = mm::get_knob(r.knobs(), row);
   ordered_json prof = ordered_json::object();
 #define X(key, member, kind) prof[#key] = hw.profile.member;
   MMSIM_PROFILE_FIELDS(X)
@@ -115,7 +115,26 @@ ordered_json to_json(const replayer& r, const replay_result& res) {
                    {"atomics", sch.stats().atomics},
                    {"metadata_bytes_per_4k_folio", sch.metadata_bytes(0)},
                    {"metadata_bytes_per_2m_folio", sch.metadata_bytes(9)}};
-  j["shadow"] = ordered_json::array();  // no shadow schemes run yet
+  ordered_json shadow = ordered_json::array();
+  if (const auto* sh = k.shadows()) {
+    ordered_json costs = ordered_json::array();
+    for (auto& sc : sh->shadows())
+      costs.push_back({{"scheme", sc->name()},
+                       {"events", sc->stats().events},
+                       {"atomics", sc->stats().atomics},
+                       {"metadata_bytes_per_4k_folio", sc->metadata_bytes(0)},
+                       {"metadata_bytes_per_2m_folio", sc->metadata_bytes(9)}});
+    j["mapcount"]["shadow_costs"] = costs;
+  }
+  if (const auto* sh = k.shadows())
+    for (auto& row : sh->report())
+      shadow.push_back({{"scheme", row.scheme},
+                        {"site", row.site},
+                        {"asked", row.asked},
+                        {"agree", row.agree},
+                        {"false_positive", row.false_positive},
+                        {"false_negative", row.false_negative}});
+  j["shadow"] = shadow;
 
   j["signals"] = events_json(res.signals);
   j["errors"] = events_json(res.errors);

@@ -27,6 +27,10 @@ void print_summary(std::ostream& os, const replayer& r, const replay_result& res
   row("nr_anon_pages", std::to_string(v.stats[mm::NR_ANON_MAPPED]));
   row("nr_page_table_pages", std::to_string(v.stats[mm::NR_PAGETABLE]));
   row("TLB shootdowns", std::to_string(v.events[mm::NR_TLB_REMOTE_FLUSH]));
+  row("thp_fault_alloc", std::to_string(v.events[mm::THP_FAULT_ALLOC]));
+  row("thp_collapse_alloc", std::to_string(v.events[mm::THP_COLLAPSE_ALLOC]));
+  row("thp_split_pmd", std::to_string(v.events[mm::THP_SPLIT_PMD]));
+  row("AnonHugePages", std::to_string(v.stats[mm::NR_ANON_THPS] * 2048) + " kB");
   for (auto& p : res.processes)
     row("pid " + std::to_string(p.pid) + " Rss / Pss", kib(p.smaps.rss) + " / " + kib(p.smaps.pss));
 
@@ -52,6 +56,16 @@ void print_summary(std::ostream& os, const replayer& r, const replay_result& res
   us << std::fixed << std::setprecision(1) << static_cast<double>(total.total()) / (hw.profile.ghz * 1000.0) << " us";
   row("total", std::to_string(total.total()) + " (" + us.str() + ")");
 
+  if (const auto* sh = k.shadows()) {
+    os << "mapcount schemes at decision sites (vs the exact truth)\n";
+    os << "  " << std::left << std::setw(22) << "scheme" << std::setw(24) << "site" << std::right
+       << std::setw(8) << "asked" << std::setw(8) << "FP" << std::setw(8) << "FN" << "\n";
+    for (auto& r : sh->report())
+      if (r.asked)
+        os << "  " << std::left << std::setw(22) << r.scheme << std::setw(24) << r.site << std::right
+           << std::setw(8) << r.asked << std::setw(8) << r.false_positive << std::setw(8)
+           << r.false_negative << "\n";
+  }
   os << "outcome\n";
   row("signals", std::to_string(res.signals.size()));
   row("failed syscalls", std::to_string(res.errors.size()));

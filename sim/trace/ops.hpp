@@ -41,7 +41,7 @@ struct mprotect_op {
   std::uint64_t addr = 0, len = 0;
   unsigned prot = 0;
 };
-enum class madvise_advice { dontneed, populate_read, populate_write };
+enum class madvise_advice { dontneed, populate_read, populate_write, hugepage, nohugepage, collapse, pageout };
 struct madvise_op {
   std::uint64_t addr = 0, len = 0;
   madvise_advice advice = madvise_advice::dontneed;
@@ -62,6 +62,17 @@ struct exit_op {};
 struct mark_op {
   std::string label;
 };
+/// Runs khugepaged: `scans` wake-ups, or passes until `pages` of scan progress (format v1).
+struct khugepaged_op {
+  std::uint64_t scans = 0;
+  std::uint64_t pages = 0;
+};
+/// prctl() options that change mm behaviour (extension of format v1: PR_SET_THP_DISABLE).
+enum class prctl_option { thp_disable };
+struct prctl_op {
+  prctl_option option = prctl_option::thp_disable;
+  std::uint64_t value = 0;
+};
 
 enum class mapped_level { none, pte, contpte, pmd, cont_pmd, pud };
 
@@ -79,7 +90,7 @@ struct expect_op {
 };
 
 using op_body = std::variant<mmap_op, munmap_op, mprotect_op, madvise_op, access_op, fork_op,
-                             exit_op, expect_op, mark_op>;
+                             exit_op, expect_op, mark_op, khugepaged_op, prctl_op>;
 
 struct op {
   std::size_t index = 0;  // position in "ops", for messages

@@ -79,9 +79,8 @@ machine_config read_machine(const json& v) {
 // Knobs the format promises whose mechanism is not modelled yet. Accepting them would let a
 // trace believe it configured something the simulator ignores.
 bool awaited_knob(std::string_view name) {
-  return name.starts_with("transparent_hugepage/khugepaged/") || name.starts_with("hugepages-") ||
-         one_of(name, {"mm/huge_zero_wp", "mm/arm64_atomic_write_fault", "mm/hgm_collapse",
-                       "transparent_hugepage/defrag", "vm/overcommit_memory"});
+  return name.starts_with("hugepages-") ||
+         one_of(name, {"mm/arm64_atomic_write_fault", "mm/hgm_collapse", "vm/overcommit_memory"});
 }
 
 std::vector<std::pair<std::string, std::string>> read_kernel(const json& v) {
@@ -177,12 +176,15 @@ op_body read_madvise(const object_fields& f, op_state&) {
   madvise_op m{read_addr(f), read_len(f)};
   const std::string where = f.at("advice");
   const std::string& advice = string_value(f.need("advice"), where);
-  if (one_of(advice, {"hugepage", "nohugepage", "free", "collapse", "pageout", "split"}))
-    fail(where, "'" + advice + "' is not supported yet");
+  if (one_of(advice, {"free", "split"})) fail(where, "'" + advice + "' is not supported yet");
   m.advice = enum_value<madvise_advice>(f.need("advice"), where, "advice",
                                         {{"dontneed", madvise_advice::dontneed},
                                          {"populate_read", madvise_advice::populate_read},
-                                         {"populate_write", madvise_advice::populate_write}});
+                                         {"populate_write", madvise_advice::populate_write},
+                                         {"hugepage", madvise_advice::hugepage},
+                                         {"nohugepage", madvise_advice::nohugepage},
+                                         {"collapse", madvise_advice::collapse},
+                                         {"pageout", madvise_advice::pageout}});
   return m;
 }
 
@@ -220,6 +222,27 @@ op_body read_fork(const object_fields& f, op_state&) {
 }
 
 op_body read_exit(const object_fields&, op_state&) { return exit_op{}; }
+
+// Runaway guards: no trace may make replay hang.
+constexpr std::uint64_t MAX_KHUGEPAGED_SCANS = 1'000'000, MAX_KHUGEPAGED_PAGES = 1ull << 40;
+
+op_body read_khugepaged(const object_fields& f, op_state&) {
+  khugepaged_op k;
+  const json* s = f.find("scans");
+  const json* p = f.find("pages");
+  if (!s == !p) fail(f.at("scans"), "give exactly one of 'scans' and 'pages'");
+  if (s) k.scans = uint_value(*s, f.at("scans"), 1, MAX_KHUGEPAGED_SCANS);
+  if (p) k.pages = uint_value(*p, f.at("pages"), 1, MAX_KHUGEPAGED_PAGES);
+  return k;
+}
+
+op_body read_prctl(const object_fields& f, op_state&) {
+  prctl_op p;
+  p.option = enum_value<prctl_option>(f.need("option"), f.at("option"), "option",
+                                      {{"thp_disable", prctl_option::thp_disable}});
+  p.value = uint_value(f.need("value"), f.at("value"), 0, 1);
+  return p;
+}
 
 op_body read_mark(const object_fields& f, op_state& st) {
   mark_op m{string_value(f.need("label"), f.at("label"))};
@@ -345,6 +368,8 @@ const std::vector<op_spec>& op_specs() {
         "nr_folios"},
        read_expect},
       {"mark", {"label"}, read_mark},
+      {"khugepaged", {"cpu", "scans", "pages"}, read_khugepaged},
+      {"prctl", {"pid", "cpu", "expect_errno", "option", "value"}, read_prctl},
   };
   return specs;
 }
@@ -352,7 +377,7 @@ const std::vector<op_spec>& op_specs() {
 // Ops of the format that the simulator does not model yet.
 bool awaited_op(std::string_view name) {
   return one_of(
-      name, {"memfd_create", "mremap", "khugepaged", "uffd_open", "uffd_register", "uffdio_copy",
+      name, {"memfd_create", "mremap", "uffd_open", "uffd_register", "uffdio_copy",
              "uffdio_zeropage", "uffdio_continue", "uffdio_writeprotect", "uffdio_poison"});
 }
 
@@ -413,7 +438,8 @@ op read_op(const json& v, std::size_t index, op_state& st) {
 
   // A mark or a global expect (vmstat, nr_folios) concerns no process unless it names one.
   const auto* e = std::get_if<expect_op>(&o.body);
-  const bool needs_process = !std::holds_alternative<mark_op>(o.body) && !(e && !e->addr);
+  const bool needs_process = !std::holds_alternative<mark_op>(o.body) &&
+                             !std::holds_alternative<khugepaged_op>(o.body) && !(e && !e->addr);
   if ((needs_process || f.has("pid")) && !st.live.contains(o.pid))
     fail(f.at("pid"), "no process " + std::to_string(o.pid) + " at this point");
   if (const auto* fk = std::get_if<fork_op>(&o.body)) {

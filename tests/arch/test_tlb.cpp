@@ -204,12 +204,14 @@ TEST_CASE("invalidate_all drops every entry and counts each one", "[arch][tlb]")
   t.fill(1, VA, 10, RW);
   t.fill(2, VA, 20, RW);
   t.fill(7, set0_page(3), 30, RW);
+  t.fill(0, set0_page(1), 40, RW);  // ASID 0 is an ASID like any other
   t.invalidate_all();
-  CHECK(t.stats().invalidations == 3);
+  CHECK(t.stats().invalidations == 4);
   CHECK(contents(t).empty());
   CHECK(t.lookup(1, VA) == nullptr);
   CHECK(t.lookup(2, VA) == nullptr);
   CHECK(t.lookup(7, set0_page(3)) == nullptr);
+  CHECK(t.lookup(0, set0_page(1)) == nullptr);
   // The freed ways are reused without evicting anything.
   for (unsigned n = 0; n < 4; ++n) t.fill(1, set0_page(n), n, RW);
   CHECK(t.stats().evictions == 0);

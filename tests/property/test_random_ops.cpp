@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include "mm/mapcount/registry.hpp"
 #include "sim/replay.hpp"
 
 using namespace mmsim;
@@ -16,6 +17,7 @@ constexpr std::uint64_t WINDOW_PAGES = 1024;       // 4 MiB
 
 struct generator {
   std::mt19937_64 rng;
+  bool thp = false;
   std::vector<int> live{1};
   int next_pid = 2;
   std::size_t index = 0;
@@ -37,7 +39,11 @@ struct generator {
     o.pid = live[pick(live.size())];
     const unsigned kind = static_cast<unsigned>(pick(100));
     auto [addr, len] = range();
-    if (kind < 12) {
+    if (thp && kind < 12 && pick(2)) {
+      const std::uint64_t a = WINDOW + pick(2) * arch::PMD_SIZE;
+      o.body = mmap_op{a, a == WINDOW ? arch::PMD_SIZE * (1 + pick(2)) : arch::PMD_SIZE, prot(),
+                       MF_PRIVATE | MF_ANONYMOUS | MF_FIXED};
+    } else if (kind < 12) {
       o.body = mmap_op{addr, len, prot(), MF_PRIVATE | MF_ANONYMOUS | MF_FIXED | (pick(8) == 0 ? MF_POPULATE : 0u)};
     } else if (kind < 20) {
       o.body = munmap_op{addr, len};
@@ -47,6 +53,19 @@ struct generator {
       o.body = madvise_op{addr, len, madvise_advice::dontneed};
     } else if (kind < 35) {
       o.body = madvise_op{addr, len, pick(2) ? madvise_advice::populate_read : madvise_advice::populate_write};
+    } else if (thp && kind < 37) {
+      constexpr madvise_advice a[] = {madvise_advice::hugepage, madvise_advice::hugepage,
+                                      madvise_advice::nohugepage, madvise_advice::collapse,
+                                      madvise_advice::pageout};
+      // THP advice wants whole PMD ranges often, or nothing interesting happens.
+      if (pick(2)) {
+        addr = WINDOW + pick(2) * arch::PMD_SIZE;
+        len = arch::PMD_SIZE * (1 + pick(2));
+        if (addr + len > WINDOW + WINDOW_PAGES * arch::PAGE_SIZE) len = arch::PMD_SIZE;
+      }
+      o.body = madvise_op{addr, len, a[pick(5)]};
+    } else if (thp && kind < 38) {
+      o.body = khugepaged_op{1, 0};
     } else if (kind < 38 && live.size() < 5) {
       o.body = fork_op{next_pid};
       live.push_back(next_pid++);
@@ -65,13 +84,13 @@ struct generator {
   }
 };
 
-trace make_trace(std::uint64_t seed, std::size_t nops) {
+trace make_trace(std::uint64_t seed, std::size_t nops, bool thp = false) {
   trace t;
   t.name = "random-" + std::to_string(seed);
   t.seed = seed;
   t.machine.cpus = 2;
   t.machine.memory = 64ull << 20;
-  generator g{std::mt19937_64(seed)};
+  generator g{std::mt19937_64(seed), thp};
   for (std::size_t i = 0; i < nops; ++i) t.ops.push_back(g.next());
   return t;
 }
@@ -98,6 +117,31 @@ TEST_CASE("random op sequences keep every invariant and every byte", "[property]
   CHECK(res.vmstat.events[mm::PGFREE] > 1000);
   INFO("faults " << res.vmstat.events[mm::PGFAULT] << " signals " << res.signals.size() << " errors " << res.errors.size());
   CHECK(std::count_if(t.ops.begin(), t.ops.end(), [](const op& o) { return std::holds_alternative<fork_op>(o.body); }) > 50);
+}
+
+TEST_CASE("random THP sequences keep every invariant under every mapcount scheme", "[property][thp]") {
+  std::vector<std::string> names;
+  for (auto& s : mm::mapcount::schemes()) names.emplace_back(s.name);
+  const std::string scheme = GENERATE_COPY(from_range(names));
+  const std::uint64_t seed = GENERATE(11, 12);
+  auto t = make_trace(seed, 6000, true);
+  t.kernel = {{"transparent_hugepage/enabled", seed == 11 ? "always" : "madvise"},
+              {"transparent_hugepage/hugepages-64kB/enabled", "inherit"},
+              {"transparent_hugepage/khugepaged/max_ptes_none", "511"},
+              {"mm/mapcount", scheme},
+              {"mm/shadow", "all"}};
+  sim::replay_options opt;
+  opt.check_invariants = true;
+  const auto res = sim::replay_trace(t, opt);
+  INFO("scheme " << scheme << " seed " << seed);
+  for (auto& v : res.violations) FAIL_CHECK("ops[" << v.op << "] " << v.what << ": " << v.detail);
+  REQUIRE(res.violations.empty());
+  REQUIRE(res.ops_run == t.ops.size());
+  CHECK(res.vmstat.events[mm::THP_FAULT_ALLOC] > 0);
+  CHECK(res.vmstat.events[mm::THP_SPLIT_PMD] > 0);
+  // always_shared answers "shared" for every folio, so MADV_PAGEOUT skips them all (M41).
+  if (scheme != "always_shared") CHECK(res.vmstat.events[mm::PSWPOUT] > 0);
+  else CHECK(res.vmstat.events[mm::PSWPOUT] == 0);
 }
 
 TEST_CASE("a random run is deterministic", "[property]") {
