@@ -14,6 +14,11 @@ long kernel::kernel_clone(int parent_pid, int child_pid, unsigned cpu) {
     mmput(mm, cpu);
     return err;
   }
+  // Linux: khugepaged_fork(): the child is scanned if the parent was.
+  if (parent.mm->on_khugepaged_list && !mm->on_khugepaged_list) {
+    mm->on_khugepaged_list = true;
+    khugepaged_mm_list_.push_back(mm->mm_id);
+  }
   task_struct child{child_pid, mm, static_cast<unsigned>(child_pid - 1) % hw_.nr_cpus()};
   tasks_.emplace(child_pid, child);
   return 0;

@@ -8,6 +8,9 @@
 //   6.12 rule is kept.
 // - Old PTEs are released in batches of consecutive pages of one folio (6.17+), so collapsing
 //   a range that maps a whole large folio does not mark that folio partially mapped.
+// - MADV_COLLAPSE stops at a block whose PMD entry is empty under an existing PMD table
+//   (SCAN_PMD_NONE is not on the continue list); mm-unstable changed that after 6.18 ("continue
+//   to collapse on SCAN_PMD_NONE").
 // Differs from Linux: no locking, so nothing changes between the scan and the collapse and the
 // re-checks only matter where the collapse itself changed something (swap-in); no NUMA, memcg
 // (no SCAN_CGROUP_CHARGE_FAIL), LRU or page lock states (every folio is on an LRU and
@@ -242,8 +245,8 @@ void kernel::khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pa
 
     // Linux: hpage_collapse_scan_pmd() (M78-M80). Goes on to collapse_huge_page() when the
     // range qualifies; `mmap_locked` turns false then, as the collapse drops the mmap lock.
-    static scan_result scan_pmd(kernel& k, mm_struct& mm, vm_area_struct& vma, vaddr_t haddr,
-                                const collapse_control& cc, bool& mmap_locked) {
+    static scan_result scan_pmd(kernel& k, mm_struct& mm, vaddr_t haddr, const collapse_control& cc,
+                                bool& mmap_locked) {
       pteval_t* pmd = nullptr;
       if (auto r = find_pmd(k, mm, haddr, pmd); r != scan_result::succeed) return r;
       const auto& t = k.mem_.table(pte_pfn(*pmd));
@@ -330,6 +333,7 @@ void kernel::khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pa
       unsigned none = 0, shared = 0, referenced = 0;
       bool writable = false;
       std::vector<pfn_t> large_seen;
+      k.led_.charge(cc.cpu, cost::fault, k.prof_.walk_read_cycles * HPAGE_PMD_NR);
       for (unsigned i = 0; i < HPAGE_PMD_NR; ++i) {
         const pteval_t e = t[i];
         if (none_or_zero(k, e)) {
@@ -477,7 +481,7 @@ void kernel::khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pa
           }
           hend = std::min(hend, pmd_round_down(vma->vm_end));
         }
-        const scan_result r = scan_pmd(k, mm, *vma, addr, cc, mmap_locked);
+        const scan_result r = scan_pmd(k, mm, addr, cc, mmap_locked);
         if (r == scan_result::succeed || r == scan_result::pmd_mapped) {
           ++thps;
           continue;
@@ -544,7 +548,7 @@ void kernel::khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pa
           address = std::max(address, hstart);
           while (address < hend) {
             bool mmap_locked = true;
-            result = scan_pmd(k, mm, vma, address, cc, mmap_locked);
+            result = scan_pmd(k, mm, address, cc, mmap_locked);
             if (result == scan_result::succeed) k.vmstat_.count_vm_event(KHUGEPAGED_PAGES_COLLAPSED);
             address += PMD_SIZE;
             progress += HPAGE_PMD_NR;

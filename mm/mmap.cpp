@@ -157,6 +157,7 @@ long kernel::sys_mmap(task_struct& t, unsigned cpu, std::uint64_t addr, std::uin
   mm.mmap.emplace(addr, vma);
   led_.charge(cpu, arch::cost::syscall, prof_.vma_op_cycles);
   try_merge_around(mm, addr, addr + rounded);
+  khugepaged_enter_vma(mm, *find_vma(mm, addr));  // Linux: __mmap_region -> khugepaged_enter_vma
   if (flags & MAP_POPULATE) mm_populate(mm, addr, addr + rounded, prot & PROT_WRITE, cpu);
   return static_cast<long>(addr);
 }
