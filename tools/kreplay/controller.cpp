@@ -346,14 +346,15 @@ void controller::build_world(world& w) {
   std::vector<page_obs> pages;
   for (auto& [tpid, p] : procs_) {
     if (!p.pm) continue;
-    for (auto& [a, b] : spans_) {
-      if (!p.pm->read(a, (b - a) / 4096, pages)) {
-        fail("pid " + std::to_string(tpid) + ": " + p.pm->error());
-        return;
+    for (auto& [a, b] : spans_)
+      for (std::uint64_t at = a; at < b; at += PAGES_PER_READ * 4096) {
+        if (!p.pm->read(at, std::min<std::uint64_t>(PAGES_PER_READ, (b - at) / 4096), pages)) {
+          fail("pid " + std::to_string(tpid) + ": " + p.pm->error());
+          return;
+        }
+        kp_.fill(pages);
+        w.add(tpid, pages);
       }
-      kp_.fill(pages);
-      w.add(tpid, pages);
-    }
   }
 }
 

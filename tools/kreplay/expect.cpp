@@ -117,11 +117,9 @@ void controller::check_expect(const op& o, const expect_op& e) {
 
 void controller::check_pages(const op& o, const expect_op& e, proc& p) {
   const std::uint64_t start = *e.addr & ~0xfffull, end = *e.addr + e.len.value_or(4096);
+  const std::uint64_t total = (end - start + 4095) / 4096;
   std::vector<page_obs> pages;
-  if (!p.pm->read(start, (end - start + 4095) / 4096, pages))
-    return fail("ops[" + std::to_string(o.index) + "]: pid " + std::to_string(o.pid) + ": " + p.pm->error());
   kp_.forget();
-  kp_.fill(pages);
   world w;
   if (e.mapcount_folio || e.mapcount_entire || e.mapped_shared) build_world(w);
 
@@ -149,37 +147,42 @@ void controller::check_pages(const op& o, const expect_op& e, proc& p) {
   std::map<std::uint64_t, folio_maps> folio_cache;
   constexpr unsigned PSS_SHIFT = 12;
   std::uint64_t rss = 0, pss = 0, anon_huge = 0;
-  for (const page_obs& pg : pages) {
-    const bool normal = pg.normal();
-    std::uint64_t head = pg.pfn, nr = 1;
-    if (normal) std::tie(head, nr) = kp_.folio_of(pg.pfn);
-    // One all-process count per folio, not per page: a range of THPs has 512 pages each.
-    static const folio_maps none;
-    const folio_maps* fmp = &none;
-    if (normal && (e.mapcount_folio || e.mapcount_entire || e.mapped_shared)) {
-      auto it = folio_cache.find(head);
-      if (it == folio_cache.end()) it = folio_cache.emplace(head, w.of_folio(head, nr)).first;
-      fmp = &it->second;
-    }
-    const folio_maps& fm = *fmp;
-    for (auto& [name, f] : fields) {
-      std::string got;
-      if (name == "mapped") got = !pg.present ? "none" : pg.pmd ? "pmd" : "pte";
-      else if (name == "thp") got = b(normal && nr > 1);
-      else if (name == "folio_order") got = normal ? std::to_string(order_of(nr)) : "unmapped";
-      else if (name == "zero_page") got = b(pg.zero());
-      else if (name == "uffd_wp") got = b(pg.present && pg.uffd_wp());
-      else if (name == "mapped_shared") got = b(normal && fm.procs.size() >= 2);
-      else if (name == "mapcount.folio") got = normal ? std::to_string(fm.pte + fm.pmd) : "0";
-      else if (name == "mapcount.page") got = normal ? std::to_string(pg.kcount) : "0";
-      else if (name == "mapcount.entire") got = normal ? std::to_string(fm.pmd) : "0";
-      f.see(got, pg.va);
-    }
-    if (e.mapped_shared) excl.see(!pg.present ? "none" : pg.exclusive() ? "exclusive" : "not exclusive", pg.va);
-    if (normal) {
-      rss += 4096;
-      pss += pg.kcount >= 2 ? (4096ull << PSS_SHIFT) / pg.kcount : 4096ull << PSS_SHIFT;
-      if (pg.pmd && pg.anon()) anon_huge += 4096;
+  for (std::uint64_t first = 0; first < total; first += PAGES_PER_READ) {
+    if (!p.pm->read(start + first * 4096, std::min(PAGES_PER_READ, total - first), pages))
+      return fail("ops[" + std::to_string(o.index) + "]: pid " + std::to_string(o.pid) + ": " + p.pm->error());
+    kp_.fill(pages);
+    for (const page_obs& pg : pages) {
+      const bool normal = pg.normal();
+      std::uint64_t head = pg.pfn, nr = 1;
+      if (normal) std::tie(head, nr) = kp_.folio_of(pg.pfn);
+      // One all-process count per folio, not per page: a range of THPs has 512 pages each.
+      static const folio_maps none;
+      const folio_maps* fmp = &none;
+      if (normal && (e.mapcount_folio || e.mapcount_entire || e.mapped_shared)) {
+        auto it = folio_cache.find(head);
+        if (it == folio_cache.end()) it = folio_cache.emplace(head, w.of_folio(head, nr)).first;
+        fmp = &it->second;
+      }
+      const folio_maps& fm = *fmp;
+      for (auto& [name, f] : fields) {
+        std::string got;
+        if (name == "mapped") got = !pg.present ? "none" : pg.pmd ? "pmd" : "pte";
+        else if (name == "thp") got = b(normal && nr > 1);
+        else if (name == "folio_order") got = normal ? std::to_string(order_of(nr)) : "unmapped";
+        else if (name == "zero_page") got = b(pg.zero());
+        else if (name == "uffd_wp") got = b(pg.present && pg.uffd_wp());
+        else if (name == "mapped_shared") got = b(normal && fm.procs.size() >= 2);
+        else if (name == "mapcount.folio") got = normal ? std::to_string(fm.pte + fm.pmd) : "0";
+        else if (name == "mapcount.page") got = normal ? std::to_string(pg.kcount) : "0";
+        else if (name == "mapcount.entire") got = normal ? std::to_string(fm.pmd) : "0";
+        f.see(got, pg.va);
+      }
+      if (e.mapped_shared) excl.see(!pg.present ? "none" : pg.exclusive() ? "exclusive" : "not exclusive", pg.va);
+      if (normal) {
+        rss += 4096;
+        pss += pg.kcount >= 2 ? (4096ull << PSS_SHIFT) / pg.kcount : 4096ull << PSS_SHIFT;
+        if (pg.pmd && pg.anon()) anon_huge += 4096;
+      }
     }
   }
   for (auto& [name, f] : fields) {

@@ -1,10 +1,14 @@
 #include "tools/kreplay/observe.hpp"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "tools/kreplay/worker.hpp"
 
 namespace kreplay {
 
@@ -168,7 +172,10 @@ bool pagemap_reader::mark_pmd(std::uint64_t start, std::uint64_t end, std::vecto
 
 bool pagemap_reader::read(std::uint64_t start, std::uint64_t n, std::vector<page_obs>& out) {
   out.assign(n, page_obs{});
+  for (std::uint64_t i = 0; i < n; ++i) out[i].va = start + i * PAGE;
   if (fd_ < 0) return false;
+  // Nothing is mapped above TASK_SIZE (pagemap reads there end early): not present.
+  n = start >= TASK_SIZE ? 0 : std::min(n, (TASK_SIZE - start) / PAGE);
   std::vector<std::uint64_t> raw(n);
   if (n && !pread_all(fd_, raw.data(), n * 8, start / PAGE * 8)) {
     why_ = std::string("cannot read pagemap: ") + std::strerror(errno);
@@ -176,7 +183,6 @@ bool pagemap_reader::read(std::uint64_t start, std::uint64_t n, std::vector<page
   }
   for (std::uint64_t i = 0; i < n; ++i) {
     page_obs& p = out[i];
-    p.va = start + i * PAGE;
     p.entry = raw[i];
     p.present = raw[i] >> PM_PRESENT & 1;
     p.pfn = p.present ? raw[i] & PM_PFN_MASK : 0;
@@ -188,7 +194,6 @@ bool pagemap_reader::read(std::uint64_t start, std::uint64_t n, std::vector<page
 // ---- world ------------------------------------------------------------------------------------
 
 void world::add(int tpid, const std::vector<page_obs>& pages) {
-  std::set<std::uint64_t> pmd_blocks;  // one mapping per PMD, whatever the 512 entries say
   for (const page_obs& p : pages) {
     if (!p.normal()) continue;
     if (p.anon()) anon_pfns_.insert(p.pfn);
@@ -197,7 +202,7 @@ void world::add(int tpid, const std::vector<page_obs>& pages) {
       continue;
     }
     const std::uint64_t block = p.va & ~(PMD_SIZE - 1);
-    if (!pmd_blocks.insert(block).second) continue;
+    if (!pmd_blocks_.insert({tpid, block}).second) continue;  // one mapping per PMD
     const std::uint64_t first = p.pfn - (p.va - block) / PAGE;
     by_pfn_[first].push_back({tpid, true});
     if (p.anon()) pmd_heads_.insert(first);

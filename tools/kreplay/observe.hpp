@@ -67,6 +67,9 @@ class kpage_reader {
   std::map<std::uint64_t, std::uint64_t> folios_;  // head -> nr pages
 };
 
+/// Pages read at a time: bounded memory for any range (64 MiB of page_obs).
+inline constexpr std::uint64_t PAGES_PER_READ = 1u << 20;
+
 /// One process's pagemap. `level_known` is false when PAGEMAP_SCAN is missing (pre-6.7): then
 /// PTE and PMD mappings cannot be told apart and `mapped` is reported unobservable.
 class pagemap_reader {
@@ -115,6 +118,7 @@ class world {
   std::unordered_map<std::uint64_t, std::vector<ref>> by_pfn_;  // PMD: at its first PFN
   std::set<std::uint64_t> anon_pfns_;
   std::set<std::uint64_t> pmd_heads_;
+  std::set<std::pair<int, std::uint64_t>> pmd_blocks_;  // (trace pid, 2M-aligned va) seen
 };
 
 }  // namespace kreplay

@@ -46,11 +46,9 @@ using namespace mmsim::sim::trace;
 
 namespace {
 
-constexpr std::uint64_t USER_TOP = 1ull << 56;  // above any x86 user address, 5-level too
-
 void add_span(span_list& v, std::uint64_t addr, std::uint64_t len) {
-  if (len == 0 || addr >= USER_TOP) return;
-  const std::uint64_t end = len > USER_TOP - addr ? USER_TOP : addr + len;
+  if (len == 0 || addr >= TASK_SIZE) return;
+  const std::uint64_t end = len > TASK_SIZE - addr ? TASK_SIZE : addr + len;
   v.emplace_back(addr & ~0xfffull, (end + 0xfff) & ~0xfffull);
 }
 
@@ -63,12 +61,17 @@ span_list merged(span_list v) {
   return out;
 }
 
+// A syscall range that reaches past TASK_SIZE fails (EINVAL/ENOMEM) without touching anything.
+bool syscall_range_ok(std::uint64_t addr, std::uint64_t len) {
+  return addr < TASK_SIZE && len <= TASK_SIZE - addr;
+}
+
 }  // namespace
 
 span_list trace_spans(const trace& t) {
   span_list v;
   for (const op& o : t.ops)
-    if (const auto* m = std::get_if<mmap_op>(&o.body); m && m->len <= USER_TOP - std::min(m->addr, USER_TOP))
+    if (const auto* m = std::get_if<mmap_op>(&o.body); m && syscall_range_ok(m->addr, m->len))
       add_span(v, m->addr, m->len);
   return merged(std::move(v));
 }
@@ -78,9 +81,13 @@ span_list touched_spans(const trace& t) {
   for (const op& o : t.ops)
     std::visit(
         [&](const auto& b) {
-          if constexpr (requires { b.addr + b.len; }) add_span(v, b.addr, b.len);
-          else if constexpr (requires { *b.addr + *b.len; })
+          using T = std::decay_t<decltype(b)>;
+          if constexpr (std::is_same_v<T, access_op>) add_span(v, b.addr, b.len);  // clamped
+          else if constexpr (requires { b.addr + b.len; }) {
+            if (syscall_range_ok(b.addr, b.len)) add_span(v, b.addr, b.len);
+          } else if constexpr (requires { *b.addr + *b.len; }) {
             if (b.addr) add_span(v, *b.addr, b.len.value_or(4096));
+          }
         },
         o.body);
   return merged(std::move(v));

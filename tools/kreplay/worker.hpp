@@ -13,6 +13,10 @@
 
 namespace kreplay {
 
+/// x86_64 4-level TASK_SIZE ((1 << 47) - PAGE_SIZE): the end of user space on the hosts
+/// kreplay runs on (traces above it are skipped, host.cpp).
+inline constexpr std::uint64_t TASK_SIZE = (1ull << 47) - 4096;
+
 /// [start, end) page-aligned, sorted, merged.
 using span_list = std::vector<std::pair<std::uint64_t, std::uint64_t>>;
 
