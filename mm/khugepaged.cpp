@@ -3,9 +3,10 @@
 // and the collapse that copies a PTE-mapped 2M range into a new PMD-mapped THP.
 //
 // Version notes:
-// - The scan requires at least one writable PTE (SCAN_PAGE_RO), as 6.12 does. Whether 6.18
-//   still does is not settled (mm-semantics.md section 9: the requirement is gone in 7.3); the
-//   6.12 rule is kept.
+// - The requirement of at least one writable PTE (SCAN_PAGE_RO, 6.12) is the knob
+//   mm/collapse_requires_writable, off by default: on the 6.18 oracle kernel MADV_COLLAPSE
+//   collapses a range of read-only PTEs after fork (traces/selftests/cow/
+//   anon-thp-collapse-after-fork-fully-shared.json, checked by tools/kreplay).
 // - Old PTEs are released in batches of consecutive pages of one folio (6.17+), so collapsing
 //   a range that maps a whole large folio does not mark that folio partially mapped.
 // - MADV_COLLAPSE stops at a block whose PMD entry is empty under an existing PMD table
@@ -301,7 +302,7 @@ void kernel::khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pa
       k.led_.charge(cc.cpu, cost::fault, k.prof_.walk_read_cycles * examined);
       if (r != scan_result::succeed) return r;
       // M80.
-      if (!writable) return scan_result::page_ro;
+      if (!writable && k.knobs_.collapse_requires_writable) return scan_result::page_ro;
       if (cc.is_khugepaged && (!referenced || (unmapped && referenced < HPAGE_PMD_NR / 2)))
         return scan_result::lack_referenced_page;
       mmap_locked = false;
@@ -361,7 +362,7 @@ void kernel::khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pa
         if (cc.is_khugepaged && pte_young(e)) ++referenced;
         if (pte_write(e)) writable = true;
       }
-      if (!writable) return scan_result::page_ro;
+      if (!writable && k.knobs_.collapse_requires_writable) return scan_result::page_ro;
       if (cc.is_khugepaged && !referenced) return scan_result::lack_referenced_page;
       return scan_result::succeed;
     }

@@ -110,6 +110,19 @@ std::vector<knob_row> build_rows() {
                   "write fault on the huge zero PMD: allocate a THP (6.13+) or split to 4K (<= 6.12)",
                   [](kernel_knobs& k, std::string_view v, unsigned) { return set_enum(k.huge_zero_wp, v, hzwp_names); },
                   [](const kernel_knobs& k, unsigned) { return get_enum(k.huge_zero_wp, hzwp_names); }});
+  rows.push_back({"mm/collapse_requires_writable", "0|1", "0",
+                  "khugepaged/MADV_COLLAPSE refuse a range with no writable PTE (SCAN_PAGE_RO, <= 6.17; "
+                  "6.18 collapses read-only ranges)",
+                  [](kernel_knobs& k, std::string_view v, unsigned) {
+                    return parse_uint(v, 1, k.collapse_requires_writable) ? std::string{} : "expected 0 or 1";
+                  },
+                  [](const kernel_knobs& k, unsigned) { return std::to_string(k.collapse_requires_writable); }});
+  rows.push_back({"vm/mmap_min_addr", "0..2^47", "65536",
+                  "lowest address a mapping may start at; below it mmap fails with EPERM",
+                  [](kernel_knobs& k, std::string_view v, unsigned) {
+                    return parse_uint(v, 1ull << 47, k.mmap_min_addr) ? std::string{} : "out of range";
+                  },
+                  [](const kernel_knobs& k, unsigned) { return std::to_string(k.mmap_min_addr); }});
   rows.push_back({"mm/mapcount", "see `mmsim schemes`", "mm_id",
                   "mapcount scheme that drives decisions (simulator-only; mm_id is Linux 6.15+, "
                   "the oracle kernel's)",

@@ -36,6 +36,8 @@ struct kernel_knobs {
   std::array<mthp_mode, MAX_MTHP_ORDER + 1> mthp_enabled;  // hugepages-<size>kB/enabled
   khugepaged_knobs khugepaged;
   huge_zero_wp_mode huge_zero_wp;           // mm/huge_zero_wp (simulator: kernel version)
+  unsigned collapse_requires_writable;      // mm/collapse_requires_writable (<= 6.17: 1)
+  unsigned mmap_min_addr;                   // vm/mmap_min_addr
   std::string mapcount;                     // mm/mapcount: name of the driving scheme
   std::string shadow;                       // mm/shadow: schemes run as shadows ("", "all", list)
   unsigned tlb_single_page_flush_ceiling;   // arch/x86/mm/tlb.c (debugfs)

@@ -12,7 +12,4 @@ inline constexpr unsigned MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x1
 inline constexpr int MADV_DONTNEED = 4, MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15, MADV_PAGEOUT = 21,
                      MADV_POPULATE_READ = 22, MADV_POPULATE_WRITE = 23, MADV_COLLAPSE = 25;
 
-/// Lowest address a mapping may start at (vm.mmap_min_addr default).
-inline constexpr unsigned long long MMAP_MIN_ADDR = 65536;
-
 }  // namespace mmsim::mm

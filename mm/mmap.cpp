@@ -144,7 +144,7 @@ long kernel::sys_mmap(task_struct& t, unsigned cpu, std::uint64_t addr, std::uin
   if (type != MAP_PRIVATE || !(flags & MAP_ANONYMOUS) || !(flags & MAP_FIXED)) return -E_INVAL;
   if (!arch::page_aligned(addr)) return -E_INVAL;
   if (addr > task_size() - rounded) return -E_NOMEM;
-  if (addr < MMAP_MIN_ADDR) return -E_PERM;
+  if (addr < knobs_.mmap_min_addr) return -E_PERM;
   do_munmap(mm, addr, rounded, cpu);  // MAP_FIXED replaces what was there
   vm_area_struct vma;
   vma.vm_start = addr;

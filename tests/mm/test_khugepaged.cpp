@@ -330,14 +330,23 @@ TEST_CASE("khugepaged needs a young PTE; with swap entries, 256 of them; MADV_CO
   f.require_invariants();
 }
 
-TEST_CASE("no writable PTE: neither khugepaged nor MADV_COLLAPSE collapses (6.12 rule)", "[khugepaged][ro]") {
-  auto x = replay_ops("", mmap_op(A, H) + "," + access_op(A, H, "write") + R"(,
+TEST_CASE("no writable PTE: with the <= 6.17 rule neither khugepaged nor MADV_COLLAPSE collapses", "[khugepaged][ro]") {
+  auto x = replay_ops(R"("mm/collapse_requires_writable": 1)", mmap_op(A, H) + "," + access_op(A, H, "write") + R"(,
     {"op": "mprotect", "pid": 1, "addr": )" + hex(A) + R"(, "len": "2M", "prot": "r"}, )" +
                               madvise_op(A, H, "hugepage") + "," + khugepaged_op(2) + "," +
                               madvise_op(A, H, "collapse", 1, "EINVAL") + "," + access_op(A, H, "read"));
   require_clean(x);
   CHECK_FALSE(pmd_mapped(x, 1, A));
   CHECK(x.event(THP_COLLAPSE_ALLOC) == 0);
+}
+
+TEST_CASE("no writable PTE: 6.18 (the default) collapses a read-only range", "[khugepaged][ro]") {
+  auto x = replay_ops("", mmap_op(A, H) + "," + access_op(A, H, "write") + R"(,
+    {"op": "mprotect", "pid": 1, "addr": )" + hex(A) + R"(, "len": "2M", "prot": "r"}, )" +
+                              madvise_op(A, H, "collapse") + "," + access_op(A, H, "read"));
+  require_clean(x);
+  CHECK(pmd_mapped(x, 1, A));
+  CHECK(x.event(THP_COLLAPSE_ALLOC) == 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,7 +410,7 @@ TEST_CASE("MADV_COLLAPSE works on whole 2M blocks and answers as Linux does", "[
   SECTION("a whitelisted failure (SCAN_PAGE_RO) lets the next block collapse; the call still fails") {
     // After fork every PTE is read-only; the parent's writes to the second block make its own
     // writable copies, the first block keeps only read-only PTEs.
-    auto x = replay_ops("", mmap_op(A, 2 * H) + "," + access_op(A, 2 * H, "write") +
+    auto x = replay_ops(R"("mm/collapse_requires_writable": 1)", mmap_op(A, 2 * H) + "," + access_op(A, 2 * H, "write") +
                                 R"(, {"op": "fork", "pid": 1, "child": 2}, )" + access_op(A + H, H, "write") + "," +
                                 madvise_op(A, 2 * H, "collapse", 1, "EINVAL") + "," + access_op(A, 2 * H, "read"));
     require_clean(x);
