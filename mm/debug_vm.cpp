@@ -5,19 +5,16 @@
 #include <set>
 #include <sstream>
 
+#include "arch/hex.hpp"
 #include "mm/kernel.hpp"
 #include "mm/pagewalk.hpp"
 
 namespace mmsim::mm {
 
 using namespace arch::x86_64;
+using arch::hex;
 
 namespace {
-std::string hex(std::uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
 }  // namespace
 
 void kernel::check_mm(const mm_struct& mm, std::map<pfn_t, long>& pte_maps,

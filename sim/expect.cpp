@@ -3,32 +3,19 @@
 // changes state.
 #include <sstream>
 
+#include "arch/hex.hpp"
 #include "arch/x86_64/pgtable.hpp"
 #include "sim/replay.hpp"
 
 namespace mmsim::sim {
+
+using arch::hex;
 
 using namespace trace;
 using arch::vaddr_t;
 
 namespace {
 
-std::string hex(std::uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
-const char* mapped_name(mapped_level m) {
-  switch (m) {
-    case mapped_level::none: return "none";
-    case mapped_level::pte: return "pte";
-    case mapped_level::contpte: return "contpte";
-    case mapped_level::pmd: return "pmd";
-    case mapped_level::cont_pmd: return "cont-pmd";
-    case mapped_level::pud: return "pud";
-  }
-  return "?";
-}
 std::string b(bool v) { return v ? "true" : "false"; }
 
 }  // namespace
@@ -61,7 +48,7 @@ void replayer::check_expect(const op& o, const expect_op& e) {
       if (e.mapped) {
         std::string got = "none";
         if (leaf.present) got = arch::level_name(leaf.level);
-        see("mapped", mapped_name(*e.mapped), got, va);
+        see("mapped", mapped_level_name(*e.mapped), got, va);
       }
       if (e.thp) see("thp", b(*e.thp), b(normal && k.folio_order(f) > 0), va);
       if (e.folio_order)
@@ -86,7 +73,7 @@ void replayer::check_expect(const op& o, const expect_op& e) {
     }
     for (auto& [field, st] : fields) {
       std::string want;
-      if (field == "mapped") want = mapped_name(*e.mapped);
+      if (field == "mapped") want = mapped_level_name(*e.mapped);
       else if (field == "thp") want = b(*e.thp);
       else if (field == "folio_order") want = std::to_string(*e.folio_order);
       else if (field == "zero_page") want = b(*e.zero_page);

@@ -1,3 +1,4 @@
+#include "arch/hex.hpp"
 #include "sim/replay.hpp"
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 
 namespace mmsim::sim {
 
+using arch::hex;
+
 using namespace trace;
 
 std::size_t replay_result::failed_expectations() const {
@@ -17,11 +20,6 @@ std::size_t replay_result::failed_expectations() const {
 
 namespace {
 
-std::string hex(std::uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
 
 unsigned linux_mmap_flags(unsigned f) {
   unsigned r = 0;

@@ -75,6 +75,11 @@ struct prctl_op {
 };
 
 enum class mapped_level { none, pte, contpte, pmd, cont_pmd, pud };
+/// The trace format's spelling of a mapping level.
+constexpr const char* mapped_level_name(mapped_level m) {
+  constexpr const char* names[] = {"none", "pte", "contpte", "pmd", "cont-pmd", "pud"};
+  return names[static_cast<unsigned>(m)];
+}
 
 /// Every present field is one check (trace-format.md "expect").
 struct expect_op {

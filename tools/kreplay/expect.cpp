@@ -27,30 +27,17 @@
 #include <sstream>
 #include <variant>
 
+#include "arch/hex.hpp"
 #include "tools/kreplay/controller.hpp"
 
 namespace kreplay {
+
+using mmsim::arch::hex;
 
 using namespace mmsim::sim::trace;
 
 namespace {
 
-std::string hex(std::uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
-const char* mapped_name(mapped_level m) {
-  switch (m) {
-    case mapped_level::none: return "none";
-    case mapped_level::pte: return "pte";
-    case mapped_level::contpte: return "contpte";
-    case mapped_level::pmd: return "pmd";
-    case mapped_level::cont_pmd: return "cont-pmd";
-    case mapped_level::pud: return "pud";
-  }
-  return "?";
-}
 std::string b(bool v) { return v ? "true" : "false"; }
 int order_of(std::uint64_t nr) {
   int o = 0;
@@ -130,7 +117,7 @@ void controller::check_pages(const op& o, const expect_op& e, proc& p) {
     f.source = source;
   };
   if (e.mapped) {
-    if (p.pm->level_known()) want("mapped", mapped_name(*e.mapped), "pagemap PRESENT + PAGEMAP_SCAN PAGE_IS_HUGE");
+    if (p.pm->level_known()) want("mapped", mapped_level_name(*e.mapped), "pagemap PRESENT + PAGEMAP_SCAN PAGE_IS_HUGE");
     else res_.unobservables.push_back({o.index, "mapped", "PAGEMAP_SCAN unavailable (Linux < 6.7): PTE and PMD mappings look alike"});
   }
   if (e.thp) want("thp", b(*e.thp), "kpageflags compound head/tail");
