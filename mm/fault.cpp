@@ -18,6 +18,22 @@ bool access_error(unsigned error_code, const vm_area_struct& vma) {
 
 fault_outcome kernel::do_user_addr_fault(unsigned cpu, task_struct& t, vaddr_t address,
                                          unsigned error_code) {
+  const arch::cycles_t begin = now(cpu);
+  fault_kind_ = "spurious";
+  const fault_outcome out = __do_user_addr_fault(cpu, t, address, error_code);
+  if (tracer_) [[unlikely]] {
+    const char* kind = out == fault_outcome::handled  ? fault_kind_
+                       : out == fault_outcome::sigsegv ? "SIGSEGV"
+                       : out == fault_outcome::sigbus  ? "SIGBUS"
+                                                       : "OOM";
+    tracer_->emit({"page_fault_user", cpu, begin, now(cpu), address,
+                   std::string(kind) + ((error_code & X86_PF_WRITE) ? " (write)" : " (read)")});
+  }
+  return out;
+}
+
+fault_outcome kernel::__do_user_addr_fault(unsigned cpu, task_struct& t, vaddr_t address,
+                                           unsigned error_code) {
   led_.charge(cpu, arch::cost::trap, prof_.trap_entry_cycles + prof_.trap_exit_cycles);
   mm_struct& mm = *t.mm;
   auto it = mm.mmap.upper_bound(address);

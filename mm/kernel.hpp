@@ -38,6 +38,7 @@
 #include "mm/mm_types.hpp"
 #include "mm/page.hpp"
 #include "mm/page_alloc.hpp"
+#include "mm/trace_events.hpp"
 #include "mm/vmstat.hpp"
 
 namespace mmsim::mm {
@@ -96,6 +97,12 @@ class kernel final : public mapcount::precise_counts {
                     unsigned prot);
   long sys_madvise(task_struct& t, unsigned cpu, std::uint64_t addr, std::uint64_t len,
                    int advice);
+
+  // ---- tracing ----
+  /// Attaches a consumer of trace events (null: none, the default).
+  void set_trace_sink(trace_sink* sink) { tracer_ = sink; }
+  /// A CPU's simulated time: every cycle charged to it so far.
+  arch::cycles_t now(unsigned cpu) const { return led_.cpu(cpu).total(); }
 
   // ---- khugepaged (mm/khugepaged.cpp) ----
   /// Runs khugepaged: `passes` wake-ups (each khugepaged_do_scan with the pages_to_scan
@@ -211,6 +218,9 @@ class kernel final : public mapcount::precise_counts {
   arch::pt_level top_level() const;
   void set_pte(pteval_t* slot, pteval_t v, unsigned cpu);
 
+  fault_outcome __do_user_addr_fault(unsigned cpu, task_struct& t, vaddr_t address,
+                                     unsigned error_code);
+
   // mm/huge_memory.cpp
   std::uint64_t thp_vma_allowable_orders(const vm_area_struct& vma, const mm_struct& mm,
                                          std::uint64_t orders, bool enforce_sysfs) const;
@@ -316,6 +326,8 @@ class kernel final : public mapcount::precise_counts {
   std::vector<large_folio_meta> large_;  // indexed from the first tail page's _refcount
   std::vector<std::uint32_t> free_large_;
   std::uint64_t next_anon_vma_ = 1;
+  trace_sink* tracer_ = nullptr;
+  const char* fault_kind_ = "";  // what the last fault did, for the page_fault_user event
   std::optional<folio> huge_zero_folio_;          // allocated on first use (M48)
   // khugepaged state (M72-M76): the mm list (mm ids, in the order they were added) and the
   // scan cursor.

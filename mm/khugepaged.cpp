@@ -75,6 +75,19 @@ enum class scan_result {
   page_filled,
 };
 
+/// The SCAN_* name Linux's tracepoints print.
+const char* scan_result_name(scan_result r) {
+  constexpr const char* names[] = {
+      "fail", "succeed", "pmd_null", "pmd_none", "pmd_mapped", "exceed_none_pte", "exceed_swap_pte",
+      "exceed_shared_pte", "pte_non_present", "pte_uffd_wp", "pte_mapped_hugepage", "page_ro",
+      "lack_referenced_page", "page_null", "scan_abort", "page_count", "page_lru", "page_lock",
+      "page_anon", "page_compound", "any_process", "vma_null", "vma_check", "address_range",
+      "del_page_lru", "alloc_huge_page_fail", "cgroup_charge_fail", "truncated", "page_has_private",
+      "store_failed", "copy_mc", "page_filled"};
+  static_assert(sizeof(names) / sizeof(names[0]) == static_cast<unsigned>(scan_result::page_filled) + 1);
+  return names[static_cast<unsigned>(r)];
+}
+
 /// Linux: madvise_collapse_errno() (M84).
 long madvise_collapse_errno(scan_result r) {
   switch (r) {
@@ -246,8 +259,21 @@ void kernel::khugepaged_run(unsigned cpu, std::uint64_t passes, std::uint64_t pa
 
     // Linux: hpage_collapse_scan_pmd() (M78-M80). Goes on to collapse_huge_page() when the
     // range qualifies; `mmap_locked` turns false then, as the collapse drops the mmap lock.
+    // The scan with its trace event: mm_khugepaged_scan_pmd, or mm_collapse_huge_page when
+    // the range went on to a collapse; the detail is the SCAN_* result.
     static scan_result scan_pmd(kernel& k, mm_struct& mm, vaddr_t haddr, const collapse_control& cc,
                                 bool& mmap_locked) {
+      const arch::cycles_t begin = k.now(cc.cpu);
+      const scan_result r = scan_pmd_range(k, mm, haddr, cc, mmap_locked);
+      if (k.tracer_) [[unlikely]]
+        k.tracer_->emit({mmap_locked ? "mm_khugepaged_scan_pmd" : "mm_collapse_huge_page", cc.cpu, begin,
+                         k.now(cc.cpu), haddr,
+                         std::string(cc.is_khugepaged ? "khugepaged: " : "MADV_COLLAPSE: ") + scan_result_name(r)});
+      return r;
+    }
+
+    static scan_result scan_pmd_range(kernel& k, mm_struct& mm, vaddr_t haddr,
+                                      const collapse_control& cc, bool& mmap_locked) {
       pteval_t* pmd = nullptr;
       if (auto r = find_pmd(k, mm, haddr, pmd); r != scan_result::succeed) return r;
       const auto& t = k.mem_.table(pte_pfn(*pmd));

@@ -16,6 +16,7 @@ void kernel::flush_tlb_mm_range(mm_struct& mm, vaddr_t start, vaddr_t end, unsig
   const bool full = pages > knobs_.tlb_single_page_flush_ceiling;
   auto flush_on = [&](unsigned c) {
     auto& m = hw_.cpus[c];
+    const arch::cycles_t begin = now(c);
     if (full) {
       m.flush_pcid(mm.pcid());
       led_.charge(c, cost::flush, prof_.flush_all_cycles);
@@ -23,6 +24,10 @@ void kernel::flush_tlb_mm_range(mm_struct& mm, vaddr_t start, vaddr_t end, unsig
       for (vaddr_t a = start; a < end; a += arch::PAGE_SIZE) m.invlpg(mm.pcid(), a);
       led_.charge(c, cost::flush, prof_.invlpg_cycles * pages);
     }
+    if (tracer_) [[unlikely]]
+      tracer_->emit({"tlb_flush", c, begin, now(c), start,
+                     std::string(c == cpu ? "local " : "shootdown ") +
+                         (full ? "full" : std::to_string(pages) + " pages")});
   };
   if (mm.cpumask & (1ull << cpu)) {
     flush_on(cpu);

@@ -67,6 +67,7 @@ replayer::replayer(const trace::trace& t, replay_options opt)
                        ", the machine is " + m.arch);
   hw_ = std::make_unique<arch::machine>(prof, m.memory >> arch::PAGE_SHIFT, m.cpus, m.va_bits);
   kernel_ = std::make_unique<mm::kernel>(knobs_, *hw_);
+  kernel_->set_trace_sink(opt_.timeline);
   if (opt_.check_invariants) ref_ = std::make_unique<reference_model>();
 }
 
@@ -117,7 +118,23 @@ void replayer::syscall_result(const op& o, const char* name, long ret, bool) {
   record_errno_expectation(o, ret);
 }
 
+namespace {
+constexpr const char* op_event_names[] = {"op:mmap",   "op:munmap", "op:mprotect", "op:madvise",
+                                          "op:access", "op:fork",   "op:exit",     "op:expect",
+                                          "op:mark",   "op:khugepaged", "op:prctl"};
+static_assert(std::size(op_event_names) == std::variant_size_v<op_body>);
+}  // namespace
+
 void replayer::run_op(const op& o) {
+  if (!opt_.timeline) return run_op_body(o);
+  const unsigned cpu = std::holds_alternative<khugepaged_op>(o.body) ? (o.cpu ? *o.cpu : 0) : cpu_for(o);
+  const arch::cycles_t begin = kernel_->now(cpu);
+  run_op_body(o);
+  opt_.timeline->emit({op_event_names[o.body.index()], cpu, begin, kernel_->now(cpu), 0,
+                       "ops[" + std::to_string(o.index) + "] pid " + std::to_string(o.pid)});
+}
+
+void replayer::run_op_body(const op& o) {
   std::visit(
       [&](auto& body) {
         using T = std::decay_t<decltype(body)>;

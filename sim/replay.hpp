@@ -26,6 +26,8 @@ struct config_error : std::runtime_error {
 
 struct replay_options {
   bool check_invariants = false;
+  /// Receives kernel and op trace events (--timeline); null: none.
+  mm::trace_sink* timeline = nullptr;
   /// --set overrides, applied after the trace's own kernel knobs.
   std::vector<std::pair<std::string, std::string>> overrides;
 };
@@ -88,6 +90,7 @@ class replayer {
  private:
   struct expect_ctx;
   void run_op(const trace::op& o);
+  void run_op_body(const trace::op& o);
   void do_access(const trace::op& o, const trace::access_op& a);
   bool touch(const trace::op& o, mm::task_struct& t, unsigned cpu, arch::vaddr_t va,
              arch::access_kind kind);

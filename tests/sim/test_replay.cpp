@@ -103,3 +103,35 @@ TEST_CASE("fork CoW keeps each process's data: the reference model sees no misma
   REQUIRE(res.violations.empty());
   REQUIRE(res.invariant_checks == t.ops.size());
 }
+
+TEST_CASE("--timeline records faults, flushes and collapses with their kind, on simulated time",
+          "[replay][timeline]") {
+  auto t = sim::trace::parse_trace(std::string(header) + R"(
+    {"op": "mmap", "addr": "0x7f0000000000", "len": "2M", "prot": "rw", "flags": ["private", "anonymous", "fixed"]},
+    {"op": "access", "addr": "0x7f0000000000", "len": "2M", "kind": "write"},
+    {"op": "madvise", "addr": "0x7f0000000000", "len": "2M", "advice": "collapse"},
+    {"op": "fork", "pid": 1, "child": 2},
+    {"op": "access", "pid": 2, "addr": "0x7f0000000000", "len": "4K", "kind": "write"}]})", "t.json");
+  struct sink final : mm::trace_sink {
+    std::vector<mm::trace_event> ev;
+    void emit(const mm::trace_event& e) override { ev.push_back(e); }
+  } s;
+  sim::replay_options opt;
+  opt.timeline = &s;
+  const auto res = sim::replay_trace(t, opt);
+  auto count = [&](const std::string& name, const std::string& detail) {
+    return std::count_if(s.ev.begin(), s.ev.end(), [&](const mm::trace_event& e) {
+      return name == e.name && e.detail.find(detail) != std::string::npos;
+    });
+  };
+  CHECK(count("page_fault_user", "anon (write)") == 512);
+  CHECK(count("mm_collapse_huge_page", "MADV_COLLAPSE: succeed") == 1);
+  CHECK(count("tlb_flush", "") >= 1);
+  CHECK(count("op:access", "ops[1]") == 1);
+  for (const auto& e : s.ev) CHECK(e.end >= e.begin);
+  // A fault's box is exactly the cycles charged while it was handled.
+  const auto f = std::find_if(s.ev.begin(), s.ev.end(), [](auto& e) { return std::string(e.name) == "page_fault_user"; });
+  REQUIRE(f != s.ev.end());
+  CHECK(f->end - f->begin > 1000);
+  (void)res;
+}
