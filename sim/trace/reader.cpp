@@ -210,6 +210,13 @@ op_body read_access(const object_fields& f, op_state&) {
         *p, f.at("pattern"), "pattern",
         {{"seq", access_pattern::seq}, {"random", access_pattern::random}});
   if (const json* r = f.find("repeat")) a.repeat = uint_value(*r, f.at("repeat"), 1);
+  // No trace may make replay run for days: one op touches memory at most 2^36 times (about
+  // ten minutes at the replay's TLB-hit rate).
+  constexpr std::uint64_t MAX_TOUCHES = 1ull << 36;
+  const std::uint64_t per_pass = a.count ? a.count : a.len / a.stride + (a.len % a.stride != 0);
+  if (per_pass > MAX_TOUCHES || a.repeat > MAX_TOUCHES / per_pass)
+    fail(f.at(f.has("repeat") ? "repeat" : (f.has("count") ? "count" : "len")),
+         "more than 2^36 touches in one access op");
   return a;
 }
 
