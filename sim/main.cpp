@@ -12,6 +12,7 @@
 #include "sim/compare.hpp"
 #include "sim/replay.hpp"
 #include "sim/report/report.hpp"
+#include "sim/sweep/sweep.hpp"
 #include "sim/trace/reader.hpp"
 #include "sim/version.hpp"
 
@@ -88,6 +89,22 @@ int main(int argc, char** argv) {
   compare->add_option("sim", cmp_sim, "report of `mmsim run --json`")->required();
   compare->add_option("kernel", cmp_kernel, "report of `kreplay --json` for the same trace")->required();
 
+  // Sweeps (sim/sweep/README.md): a spec's grid of knobs, machine and trace fields -> CSV + JSON lines.
+  sim::sweep::cli_options sw;
+  auto* sweep = app.add_subcommand("sweep", "run a trace at every point of a grid (sim/sweep/README.md)");
+  sweep->add_option("spec", sw.spec_path, "sweep spec (JSON)")->required();
+  sweep->add_option("--out", sw.out, "write PREFIX.csv and PREFIX.jsonl (default: beside the spec)");
+  sweep->add_option("--jobs,-j", sw.jobs, "points run at once (default: one per core)");
+  sweep->add_option("--shard", sw.shard, "run only points with index % N == I-1 (I/N, 1-based)");
+  sweep->add_flag("--resume", sw.resume, "keep the rows already in the output, run the rest");
+  sweep->add_flag("--retry-failed", sw.retry_failed, "as --resume, and run failed points again");
+  sweep->add_flag("--dry-run", sw.dry_run, "validate the spec and every point, run nothing");
+  std::vector<std::string> merge_in;
+  std::string merge_out;
+  auto* sweep_merge = app.add_subcommand("sweep-merge", "join shard outputs of one sweep in point order");
+  sweep_merge->add_option("outputs", merge_in, "shard outputs (PREFIX, PREFIX.csv or PREFIX.jsonl)")->required();
+  sweep_merge->add_option("-o,--out", merge_out, "merged output PREFIX")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -95,6 +112,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (*run) return cmd_run(trace_path, json_out, sets, check, shadow);
+    if (*sweep) return sim::sweep::sweep_command(sw);
+    if (*sweep_merge) return sim::sweep::merge_command(merge_in, merge_out);
     if (*validate) {
       auto t = sim::trace::read_trace_file(validate_path);
       sim::replayer r(t, {});  // builds the machine: catches bad profiles and knobs too
