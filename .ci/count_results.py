@@ -5,7 +5,7 @@ import json
 import re
 import sys
 
-passed = failed = 0
+passed = failed = skipped = 0
 summary_all = re.compile(r"All tests passed \(\d+ assertions? in (\d+) test cases?\)")
 summary_mixed = re.compile(r"test cases:\s+(\d+)\s+\|\s+(\d+) passed\s+\|\s+(\d+) failed")
 try:
@@ -30,7 +30,9 @@ for line in lines:
         failed += max(int(m_mixed.group(3)), 0 if ok else 1)
     elif ok:
         passed += 1
+    elif t.get("result") == "SKIP":  # exit 77: a tool the test needs is missing; it said which
+        skipped += 1
     else:
         failed += 1
-print(f"{passed} passed, {failed} failed")
+print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
 sys.exit(1 if failed or passed == 0 else 0)

@@ -12,6 +12,7 @@
 #include "sim/compare.hpp"
 #include "sim/replay.hpp"
 #include "sim/report/report.hpp"
+#include "sim/report/timeline.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "sim/trace/reader.hpp"
 #include "sim/version.hpp"
@@ -21,9 +22,12 @@ namespace {
 using namespace mmsim;
 
 int cmd_run(const std::string& path, const std::string& json_out,
-            const std::vector<std::string>& sets, bool check, const std::string& shadow) {
+            const std::vector<std::string>& sets, bool check, const std::string& shadow,
+            const std::string& timeline_out) {
   sim::replay_options opt;
   opt.check_invariants = check;
+  sim::report::timeline timeline;
+  if (!timeline_out.empty()) opt.timeline = &timeline;
   if (!shadow.empty()) opt.overrides.emplace_back("mm/shadow", shadow);
   for (auto& s : sets) {
     auto eq = s.find('=');
@@ -45,6 +49,14 @@ int cmd_run(const std::string& path, const std::string& json_out,
     }
     out << sim::report::to_json(r, res).dump(1) << "\n";
   }
+  if (!timeline_out.empty()) {
+    try {
+      timeline.write(timeline_out, r.hw().profile.ghz, r.hw().nr_cpus());
+    } catch (const std::exception& e) {
+      std::cerr << "mmsim: " << e.what() << "\n";
+      return 2;
+    }
+  }
   if (!res.violations.empty()) return 3;
   return res.failed_expectations() ? 1 : 0;
 }
@@ -65,7 +77,7 @@ int main(int argc, char** argv) {
   std::string trace_path, json_out;
   std::vector<std::string> sets;
   bool check = false;
-  std::string shadow;
+  std::string shadow, timeline_out;
   auto* run = app.add_subcommand("run", "replay a trace and report what happened");
   run->add_option("trace", trace_path, "trace file (format v1)")->required();
   run->add_option("--json", json_out, "write the full report as JSON");
@@ -74,6 +86,9 @@ int main(int argc, char** argv) {
   run->add_option("--shadow", shadow,
                   "run other mapcount schemes as shadows: 'all' or a comma-separated list "
                   "(same as --set mm/shadow=...)");
+  run->add_option("--timeline", timeline_out,
+                  "write a Chrome/Perfetto trace-event JSON of the run (faults, TLB flushes, "
+                  "khugepaged scans and collapses, trace ops; one track per CPU)");
 
   std::string validate_path;
   auto* validate = app.add_subcommand("validate", "check a trace without running it");
@@ -111,7 +126,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (*run) return cmd_run(trace_path, json_out, sets, check, shadow);
+    if (*run) return cmd_run(trace_path, json_out, sets, check, shadow, timeline_out);
     if (*sweep) return sim::sweep::sweep_command(sw);
     if (*sweep_merge) return sim::sweep::merge_command(merge_in, merge_out);
     if (*validate) {
