@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "mm/kernel.hpp"
+#include "tests/support/kernel_fixture.hpp"
 #include "mm/mman.hpp"
 
 using namespace mmsim;
@@ -15,39 +16,7 @@ constexpr std::uint64_t A = 0x7f0000000000;
 constexpr unsigned RW = PROT_READ | PROT_WRITE;
 constexpr unsigned ANON = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
 
-struct fixture {
-  arch::machine hw{arch::load_profile("skylake"), (64ull << 20) >> arch::PAGE_SHIFT, 2, 48};
-  kernel k{default_knobs(), hw};
-  task_struct& init() { return k.task(1); }
-  mm_struct& mm() { return *init().mm; }
-
-  fault_outcome touch(vaddr_t va, arch::access_kind kind, unsigned cpu = 0) {
-    k.switch_mm(cpu, init());
-    for (int i = 0; i < 4; ++i) {
-      auto tr = hw.cpus[cpu].translate(va, kind);
-      if (tr.ok) return fault_outcome::handled;
-      auto out = k.do_user_addr_fault(cpu, init(), va, tr.error_code);
-      if (out != fault_outcome::handled) return out;
-    }
-    FAIL("fault not resolved");
-    return fault_outcome::sigsegv;
-  }
-  /// The PTE slot for va, found by walking the tables by hand.
-  pteval_t* pte_slot(vaddr_t va) {
-    arch::pfn_t t = mm().pgd;
-    for (int l = 3; l > 0; --l) {
-      pteval_t e = hw.mem.table(t)[pt_index(va, static_cast<arch::pt_level>(l))];
-      if (!pte_present(e)) return nullptr;
-      t = pte_pfn(e);
-    }
-    return &hw.mem.table(t)[pt_index(va, arch::pt_level::pte)];
-  }
-  void require_invariants() {
-    auto bad = k.check_invariants();
-    for (auto& b : bad) FAIL_CHECK(b);
-    REQUIRE(bad.empty());
-  }
-};
+using fixture = test::kernel_fixture;
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "mm/kernel.hpp"
+#include "tests/support/kernel_fixture.hpp"
 #include "mm/mapcount/registry.hpp"
 #include "mm/mman.hpp"
 #include "sim/replay.hpp"
@@ -116,53 +117,7 @@ std::filesystem::path trace_file(const std::string& rel) {
 
 // ---- kernel-level fixture ----
 
-struct fixture {
-  arch::machine hw;
-  kernel k;
-  explicit fixture(kernel_knobs knobs = default_knobs(), std::uint64_t mem = 64ull << 20)
-      : hw{arch::load_profile("skylake"), mem >> arch::PAGE_SHIFT, 2, 48}, k{knobs, hw} {}
-  task_struct& init() { return k.task(1); }
-  mm_struct& mm() { return *init().mm; }
-
-  fault_outcome touch(vaddr_t va, arch::access_kind kind, unsigned cpu = 0) {
-    k.switch_mm(cpu, init());
-    for (int i = 0; i < 4; ++i) {
-      auto tr = hw.cpus[cpu].translate(va, kind);
-      if (tr.ok) return fault_outcome::handled;
-      auto out = k.do_user_addr_fault(cpu, init(), va, tr.error_code);
-      if (out != fault_outcome::handled) return out;
-    }
-    FAIL("fault not resolved");
-    return fault_outcome::sigsegv;
-  }
-  /// Writes each page as the replay does: a fault if needed, then a new content token.
-  void write_range(vaddr_t va, std::uint64_t len) {
-    for (vaddr_t a = va; a < va + len; a += P) {
-      REQUIRE(touch(a, arch::access_kind::write) == fault_outcome::handled);
-      hw.mem.word(k.follow_page(mm(), a).pfn) = ++token;
-    }
-  }
-  std::uint64_t token = 0;
-  pteval_t* pte_slot(vaddr_t va) {
-    arch::pfn_t t = mm().pgd;
-    for (int l = 3; l > 0; --l) {
-      pteval_t e = hw.mem.table(t)[pt_index(va, static_cast<arch::pt_level>(l))];
-      if (!pte_present(e) || (e & _PAGE_PSE)) return nullptr;
-      t = pte_pfn(e);
-    }
-    return &hw.mem.table(t)[pt_index(va, arch::pt_level::pte)];
-  }
-  bool pmd_mapped(vaddr_t va) {
-    const auto l = k.follow_page(mm(), va);
-    return l.present && l.level == arch::pt_level::pmd;
-  }
-  std::uint64_t event(vm_event_item e) const { return k.vmstat().events[e]; }
-  void require_invariants() {
-    auto bad = k.check_invariants();
-    for (auto& b : bad) FAIL_CHECK(b);
-    REQUIRE(bad.empty());
-  }
-};
+using fixture = test::kernel_fixture;
 
 }  // namespace
 
