@@ -19,10 +19,12 @@ bool access_error(unsigned error_code, const vm_area_struct& vma) {
 fault_outcome kernel::do_user_addr_fault(unsigned cpu, task_struct& t, vaddr_t address,
                                          unsigned error_code) {
   const arch::cycles_t begin = now(cpu);
-  fault_kind_ = "spurious";
+  fault_kind_ = fault_kind::spurious;
   const fault_outcome out = __do_user_addr_fault(cpu, t, address, error_code);
+  if (out != fault_outcome::handled) fault_kind_ = fault_kind::signal;
+  ++fault_kinds_[static_cast<unsigned>(fault_kind_)];
   if (tracer_) [[unlikely]] {
-    const char* kind = out == fault_outcome::handled  ? fault_kind_
+    const char* kind = out == fault_outcome::handled  ? fault_kind_name(fault_kind_)
                        : out == fault_outcome::sigsegv ? "SIGSEGV"
                        : out == fault_outcome::sigbus  ? "SIGBUS"
                                                        : "OOM";

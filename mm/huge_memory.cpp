@@ -132,7 +132,7 @@ void kernel::map_anon_folio_pmd(vm_fault& vmf, pteval_t* pmd, folio f) {
   add_mm_counter(*vmf.mm, MM_ANONPAGES, HPAGE_PMD_NR);
   set_pte(pmd, entry, vmf.cpu);
   vmstat_.count_vm_event(THP_FAULT_ALLOC);
-  fault_kind_ = "anon THP";
+  fault_kind_ = fault_kind::anon_thp;
 }
 
 // Linux: do_huge_pmd_anonymous_page() (M48, M49).
@@ -150,7 +150,7 @@ vm_fault_t kernel::do_huge_pmd_anonymous_page(vm_fault& vmf, pteval_t* pmd) {
     }
     pgtable_trans_huge_deposit(mm, haddr, *table);
     set_pte(pmd, pte_wrprotect(mk_pte(zf->pfn, *vmf.vma)) | _PAGE_PSE | _PAGE_SPECIAL, vmf.cpu);
-    fault_kind_ = "huge zero page";
+    fault_kind_ = fault_kind::huge_zero_page;
     return 0;
   }
   auto f = vma_alloc_anon_folio_pmd(vmf);
@@ -194,7 +194,7 @@ vm_fault_t kernel::do_huge_pmd_wp_page(vm_fault& vmf, pteval_t* pmd) {
   if (!page_anon_exclusive(f.pfn) && folio_ref_count(f) == 1) map_[f.pfn].set(PG_anon_exclusive);
   if (page_anon_exclusive(f.pfn)) {
     set_pte(pmd, pte_mkwrite(pte_mkdirty(pte_mkyoung(orig))), vmf.cpu);
-    fault_kind_ = "THP wp reuse";
+    fault_kind_ = fault_kind::thp_wp_reuse;
     return 0;
   }
   __split_huge_pmd(*vmf.mm, pmd, haddr, vmf.cpu);

@@ -21,6 +21,7 @@
 // reclaim, file-backed memory, KSM.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -69,6 +70,20 @@ struct vm_fault {
   pteval_t orig_pte = 0;
 };
 
+/// What a user fault did, as the kernel's paths know it (mmsim's own classification; Linux
+/// counts only pgfault). Reported as "faults by kind" and on the timeline.
+enum class fault_kind : std::uint8_t {
+  spurious, zero_page, anon, anon_mthp, wp_reuse, cow_copy, cow_zero_page, anon_thp,
+  huge_zero_page, thp_wp_reuse, swap_in, signal, nr
+};
+inline constexpr unsigned NR_FAULT_KINDS = static_cast<unsigned>(fault_kind::nr);
+constexpr const char* fault_kind_name(fault_kind k) {
+  constexpr const char* names[] = {"spurious",  "zero page",      "anon",          "anon mTHP",
+                                   "wp reuse",  "cow copy",       "cow zero page", "anon THP",
+                                   "huge zero page", "THP wp reuse", "swap-in",   "signal"};
+  return names[static_cast<unsigned>(k)];
+}
+
 /// What a user access fault ended in.
 enum class fault_outcome { handled, sigsegv, sigbus, oom };
 
@@ -101,6 +116,8 @@ class kernel final : public mapcount::precise_counts {
   // ---- tracing ----
   /// Attaches a consumer of trace events (null: none, the default).
   void set_trace_sink(trace_sink* sink) { tracer_ = sink; }
+  /// User faults by what they did.
+  const std::array<std::uint64_t, NR_FAULT_KINDS>& fault_kinds() const { return fault_kinds_; }
   /// A CPU's simulated time: every cycle charged to it so far.
   arch::cycles_t now(unsigned cpu) const { return led_.cpu(cpu).total(); }
 
@@ -327,7 +344,8 @@ class kernel final : public mapcount::precise_counts {
   std::vector<std::uint32_t> free_large_;
   std::uint64_t next_anon_vma_ = 1;
   trace_sink* tracer_ = nullptr;
-  const char* fault_kind_ = "";  // what the last fault did, for the page_fault_user event
+  fault_kind fault_kind_ = fault_kind::spurious;  // what the current fault did
+  std::array<std::uint64_t, NR_FAULT_KINDS> fault_kinds_{};
   std::optional<folio> huge_zero_folio_;          // allocated on first use (M48)
   // khugepaged state (M72-M76): the mm list (mm ids, in the order they were added) and the
   // scan cursor.

@@ -91,14 +91,14 @@ vm_fault_t kernel::do_anonymous_page(vm_fault& vmf) {
   if (!(vmf.flags & FAULT_FLAG_WRITE)) {
     const pteval_t entry = mk_pte(zero_pfn_, vma) | _PAGE_SPECIAL;
     set_pte(vmf.pte, entry, vmf.cpu);
-    fault_kind_ = "zero page";
+    fault_kind_ = fault_kind::zero_page;
     return 0;
   }
   if (!vma.anon_vma) vma.anon_vma = next_anon_vma_++;  // anon_vma_prepare
   auto f = alloc_anon_folio(vmf);
   if (!f) return VM_FAULT_OOM;
   const unsigned nr = 1u << folio_order(*f);
-  fault_kind_ = nr > 1 ? "anon mTHP" : "anon";
+  fault_kind_ = nr > 1 ? fault_kind::anon_mthp : fault_kind::anon;
   const vaddr_t start = vmf.address & ~((arch::PAGE_SIZE * nr) - 1);
   pteval_t* first = vmf.pte - ((vmf.address - start) >> arch::PAGE_SHIFT);
   folio_get(*f, nr - 1);  // one reference per PTE mapping (M33)
@@ -116,7 +116,7 @@ vm_fault_t kernel::do_anonymous_page(vm_fault& vmf) {
 // Linux: wp_page_reuse(). Upgrading permissions owes no TLB flush.
 void kernel::wp_page_reuse(vm_fault& vmf, folio f) {
   (void)f;
-  fault_kind_ = "wp reuse";
+  fault_kind_ = fault_kind::wp_reuse;
   const pteval_t entry = pte_mkwrite(pte_mkdirty(pte_mkyoung(vmf.orig_pte)));
   set_pte(vmf.pte, entry, vmf.cpu);
 }
@@ -164,7 +164,7 @@ vm_fault_t kernel::wp_page_copy(vm_fault& vmf, std::optional<folio> old) {
   if (!vma.anon_vma) vma.anon_vma = next_anon_vma_++;
   auto nf = folio_alloc(0, !old, vmf.cpu);
   if (!nf) return VM_FAULT_OOM;
-  fault_kind_ = old ? "cow copy" : "cow zero page";
+  fault_kind_ = old ? fault_kind::cow_copy : fault_kind::cow_zero_page;
   const pfn_t old_pfn = pte_pfn(vmf.orig_pte);
   if (old) {
     mem_.word(nf->pfn) = mem_.word(old_pfn);

@@ -43,7 +43,7 @@ vm_fault_t kernel::do_swap_page(vm_fault& vmf) {
   mem_.word(f->pfn) = swap_map_[off].token;
   led_.charge(vmf.cpu, arch::cost::copy, prof_.copy_4k_cycles);  // the read from swap
   vmstat_.count_vm_event(PSWPIN);
-  fault_kind_ = "swap-in";
+  fault_kind_ = fault_kind::swap_in;
   vm_area_struct& vma = *vmf.vma;
   if (!vma.anon_vma) vma.anon_vma = next_anon_vma_++;
   pteval_t entry = mk_pte(f->pfn, vma);

@@ -62,6 +62,10 @@ ordered_json to_json(const replayer& r, const replay_result& res) {
                  {"profile", prof}};
 
   j["vmstat"] = vmstat_json(k.vmstat());
+  ordered_json kinds = ordered_json::object();
+  for (unsigned i = 0; i < mm::NR_FAULT_KINDS; ++i)
+    kinds[mm::fault_kind_name(static_cast<mm::fault_kind>(i))] = k.fault_kinds()[i];
+  j["user_faults_by_kind"] = kinds;
   ordered_json marks = ordered_json::array();
   for (auto& m : res.marks) marks.push_back({{"label", m.label}, {"op", m.op}, {"vmstat", vmstat_json(m.vmstat)}});
   j["marks"] = marks;

@@ -15,13 +15,17 @@ void print_summary(std::ostream& os, const replayer& r, const replay_result& res
   const auto& k = r.kernel();
   const auto& v = k.vmstat();
   auto row = [&](const std::string& name, const std::string& value) {
-    os << "  " << std::left << std::setw(26) << name << std::right << std::setw(16) << value << "\n";
+    os << "  " << std::left << std::setw(30) << name << std::right << std::setw(14) << value << "\n";
   };
   os << "mmsim: " << r.trace().name << " (" << res.ops_run << "/" << r.trace().ops.size()
      << " ops, " << r.trace().machine.arch << " " << hw.profile.name << ", mapcount "
      << k.driving_scheme().name() << ")\n";
   os << "faults and memory\n";
   row("pgfault", std::to_string(v.events[mm::PGFAULT]));
+  for (unsigned i = 0; i < mm::NR_FAULT_KINDS; ++i)
+    if (k.fault_kinds()[i])
+      row("  faults: " + std::string(mm::fault_kind_name(static_cast<mm::fault_kind>(i))),
+          std::to_string(k.fault_kinds()[i]));
   row("pgalloc_normal", std::to_string(v.events[mm::PGALLOC_NORMAL]));
   row("pgfree", std::to_string(v.events[mm::PGFREE]));
   row("nr_anon_pages", std::to_string(v.stats[mm::NR_ANON_MAPPED]));
