@@ -173,9 +173,13 @@ long kernel::mm_populate(mm_struct& mm, vaddr_t start, vaddr_t end, bool write, 
     if (a >= vma.vm_end) return -E_NOMEM;
     if (!(vma.vm_flags & (VM_READ | VM_WRITE | VM_EXEC))) return -E_INVAL;
     if (write && !(vma.vm_flags & VM_WRITE)) return -E_INVAL;
-    const pteval_t* pte = pte_offset_map(mm, a);
-    if (pte && arch::x86_64::pte_present(*pte) && (!write || arch::x86_64::pte_write(*pte)))
+    // follow_page(): a PMD leaf answers for its whole 2M, so a populated THP costs no fault.
+    const leaf_info leaf = follow_page(mm, a);
+    if (leaf.present && !arch::x86_64::pte_protnone(leaf.entry) &&
+        (!write || arch::x86_64::pte_write(leaf.entry))) {
+      if (leaf.level == arch::pt_level::pmd) a |= arch::PMD_SIZE - 1;  // the loop steps past it
       continue;
+    }
     const vm_fault_t r = handle_mm_fault(vma, mm, a, write ? FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE
                                                            : FAULT_FLAG_REMOTE, cpu);
     if (r & VM_FAULT_OOM) return -E_NOMEM;
