@@ -178,7 +178,6 @@ class kernel final : public mapcount::precise_counts {
   std::vector<std::string> check_invariants() const;
 
  private:
-  friend struct kernel_test_access;
 
   /// Linux: struct mmu_gather. Unmapped folios wait here until the TLB flush is done.
   struct mmu_gather {
