@@ -205,6 +205,21 @@ std::vector<std::string> kernel::check_invariants() const {
   if (vmstat_.stats[NR_ANON_THPS] != thps)
     bad.push_back("nr_anon_transparent_hugepages " + std::to_string(vmstat_.stats[NR_ANON_THPS]) + " but " +
                   std::to_string(thps) + " THPs are PMD-mapped");
+  std::array<std::int64_t, mthp_stats::NR_ORDERS> nr_anon{}, partial{};
+  for (pfn_t head : folios) {
+    const unsigned o = folio_order(folio{head});
+    if (o < 2 || !map_.peek(head).test(PG_anon)) continue;
+    ++nr_anon[o];
+    if (large_meta(folio{head}).partially_mapped) ++partial[o];
+  }
+  for (unsigned o = 2; o < mthp_stats::NR_ORDERS; ++o) {
+    if (mthp_.nr_anon[o] != nr_anon[o])
+      bad.push_back("hugepages order " + std::to_string(o) + ": stats/nr_anon " + std::to_string(mthp_.nr_anon[o]) +
+                    " but " + std::to_string(nr_anon[o]) + " such folios exist");
+    if (mthp_.nr_anon_partially_mapped[o] != partial[o])
+      bad.push_back("hugepages order " + std::to_string(o) + ": stats/nr_anon_partially_mapped " +
+                    std::to_string(mthp_.nr_anon_partially_mapped[o]) + " but " + std::to_string(partial[o]));
+  }
   for (folio q : deferred_split_queue_)
     if (!large_meta(q).on_deferred_list) bad.push_back("folio " + hex(q.pfn) + " queued but not flagged");
   if (vmstat_.stats[NR_FREE_PAGES] != static_cast<std::int64_t>(buddy_.nr_free_pages()))

@@ -117,6 +117,7 @@ std::optional<folio> kernel::vma_alloc_anon_folio_pmd(vm_fault& vmf) {
     f = folio_alloc(arch::HPAGE_PMD_ORDER, true, vmf.cpu);
   if (!f) {
     vmstat_.count_vm_event(THP_FAULT_FALLBACK);
+    ++mthp_.anon_fault_fallback[arch::HPAGE_PMD_ORDER];
     return std::nullopt;
   }
   return f;
@@ -132,6 +133,7 @@ void kernel::map_anon_folio_pmd(vm_fault& vmf, pteval_t* pmd, folio f) {
   add_mm_counter(*vmf.mm, MM_ANONPAGES, HPAGE_PMD_NR);
   set_pte(pmd, entry, vmf.cpu);
   vmstat_.count_vm_event(THP_FAULT_ALLOC);
+  ++mthp_.anon_fault_alloc[arch::HPAGE_PMD_ORDER];
   fault_kind_ = fault_kind::anon_thp;
 }
 
@@ -146,6 +148,7 @@ vm_fault_t kernel::do_huge_pmd_anonymous_page(vm_fault& vmf, pteval_t* pmd) {
     if (!zf) {
       free_pgtable_page(mm, *table);
       vmstat_.count_vm_event(THP_FAULT_FALLBACK);
+      ++mthp_.anon_fault_fallback[arch::HPAGE_PMD_ORDER];
       return VM_FAULT_FALLBACK;
     }
     pgtable_trans_huge_deposit(mm, haddr, *table);

@@ -19,6 +19,8 @@ void kernel::deferred_split_folio(folio f, bool partially_mapped) {
   if (partially_mapped && !meta.partially_mapped) {
     meta.partially_mapped = true;
     if (order == arch::HPAGE_PMD_ORDER) vmstat_.count_vm_event(THP_DEFERRED_SPLIT_PAGE);
+    ++mthp_.split_deferred[order];
+    ++mthp_.nr_anon_partially_mapped[order];
   }
   if (!meta.on_deferred_list) {
     meta.on_deferred_list = true;
@@ -38,6 +40,7 @@ bool kernel::split_folio(folio f, unsigned cpu) {
   for (unsigned i = 0; i < nr; ++i) mapcount += map_.peek(f.pfn + i)._mapcount;
   if (folio_ref_count(f) != mapcount) {  // an extra reference pins it (M35)
     vmstat_.count_vm_event(THP_SPLIT_PAGE_FAILED);
+    ++mthp_.split_failed[order];
     return false;
   }
   // Freeze: PMD mappings become PTE mappings, then every PTE mapping is removed from the
@@ -72,6 +75,8 @@ bool kernel::split_folio(folio f, unsigned cpu) {
   auto& meta = large_meta(f);
   if (meta.on_deferred_list)
     deferred_split_queue_.erase(std::find(deferred_split_queue_.begin(), deferred_split_queue_.end(), f));
+  if (meta.partially_mapped) --mthp_.nr_anon_partially_mapped[order];
+  if (map_.peek(f.pfn).test(PG_anon)) --mthp_.nr_anon[order];
   free_large_.push_back(map_[f.pfn + 1]._refcount);
   const bool anon = map_.peek(f.pfn).test(PG_anon);
   --nr_folios_;
@@ -99,6 +104,7 @@ bool kernel::split_folio(folio f, unsigned cpu) {
       if (shadows_) shadows_->add({f.pfn + i, 0}, 0, 1, mapcount::rmap_level::pte, r.mm_id);
     }
   vmstat_.count_vm_event(THP_SPLIT_PAGE);
+  ++mthp_.split[order];
   return true;
 }
 

@@ -134,6 +134,7 @@ class kernel final : public mapcount::precise_counts {
 
   // ---- read-only views for reports, expectations and invariants ----
   const vm_counters& vmstat() const { return vmstat_; }
+  const mthp_stats& mthp() const { return mthp_; }
   const kernel_knobs& knobs() const { return knobs_; }
   const mapcount::scheme& driving_scheme() const { return *scheme_; }
   /// Null unless mm/shadow names schemes to run as shadows.
@@ -334,6 +335,7 @@ class kernel final : public mapcount::precise_counts {
   mem_map map_;
   buddy_allocator buddy_;
   vm_counters vmstat_;
+  mthp_stats mthp_;
   pfn_t zero_pfn_ = 0;
   std::unique_ptr<mapcount::scheme> scheme_;
   std::unique_ptr<mapcount::shadow_set> shadows_;  // null unless mm/shadow names schemes

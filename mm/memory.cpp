@@ -79,7 +79,11 @@ std::optional<folio> kernel::alloc_anon_folio(vm_fault& vmf) {
     bool all_none = true;
     for (unsigned i = 0; i < nr && all_none; ++i) all_none = pte_none(first[i]);
     if (!all_none) continue;
-    if (auto f = folio_alloc(o, true, vmf.cpu)) return f;
+    if (auto f = folio_alloc(o, true, vmf.cpu)) {
+      ++mthp_.anon_fault_alloc[o];
+      return f;
+    }
+    ++mthp_.anon_fault_fallback[o];
   }
   return folio_alloc(0, true, vmf.cpu);
 }

@@ -58,6 +58,8 @@ void kernel::free_folio(folio f, unsigned cpu) {
   scheme_->folio_freed(key(f));
   if (shadows_) shadows_->folio_freed(key(f));
   if (order) {
+    if (large_meta(f).partially_mapped) --mthp_.nr_anon_partially_mapped[order];
+    if (map_.peek(f.pfn).test(PG_anon)) --mthp_.nr_anon[order];
     if (large_meta(f).on_deferred_list)
       deferred_split_queue_.erase(
           std::find(deferred_split_queue_.begin(), deferred_split_queue_.end(), f));

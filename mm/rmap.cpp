@@ -35,6 +35,7 @@ void kernel::folio_add_new_anon_rmap(folio f, vm_area_struct& vma, vaddr_t addr,
   if (shadows_) shadows_->add(key(f), 0, nr, rmap_level::pte, mm.mm_id);
   charge_rmap(cpu, before);
   if (nr > 1) {
+    ++mthp_.nr_anon[folio_order(f)];
     large_meta(f).index_va = addr;
     deferred_split_folio(f, false);  // 6.12+: every new large anon folio is queued
   }
@@ -49,6 +50,7 @@ void kernel::folio_add_new_anon_rmap_pmd(folio f, vaddr_t haddr, mm_struct& mm, 
   MM_BUG_ON(meta.entire_mapcount != 0, "new THP already mapped");
   meta.entire_mapcount = 1;
   meta.index_va = haddr;
+  ++mthp_.nr_anon[meta.order];
   vmstat_.mod_node_page_state(NR_ANON_MAPPED, nr);
   vmstat_.mod_node_page_state(NR_ANON_THPS, 1);
   scheme_->add(key(f), 0, 1, rmap_level::pmd, mm.mm_id);

@@ -110,6 +110,7 @@ long kernel::madvise_pageout(mm_struct& mm, vm_area_struct& vma, vaddr_t start, 
     if (shared) continue;
     if (folio_order(f) > 0) {
       if (folio_order(f) == arch::HPAGE_PMD_ORDER) vmstat_.count_vm_event(THP_SWPOUT_FALLBACK);
+      ++mthp_.swpout_fallback[folio_order(f)];
       if (!split_folio(f, cpu)) continue;
     }
     pageout_one(mm, pte, a, cpu);

@@ -38,6 +38,15 @@ struct vm_counters {
   }
 };
 
+/// Per-size THP statistics (Linux: /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/
+/// stats/*), indexed by folio order.
+struct mthp_stats {
+  static constexpr unsigned NR_ORDERS = 10;
+  std::array<std::uint64_t, NR_ORDERS> anon_fault_alloc{}, anon_fault_fallback{}, split{},
+      split_failed{}, split_deferred{}, swpout_fallback{};
+  std::array<std::int64_t, NR_ORDERS> nr_anon{}, nr_anon_partially_mapped{};
+};
+
 std::optional<vmstat_ref> vmstat_lookup(std::string_view name);
 const char* vm_event_name(vm_event_item e);
 const char* node_stat_name(node_stat_item i);

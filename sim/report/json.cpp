@@ -62,6 +62,19 @@ ordered_json to_json(const replayer& r, const replay_result& res) {
                  {"profile", prof}};
 
   j["vmstat"] = vmstat_json(k.vmstat());
+  ordered_json mthp = ordered_json::object();
+  const auto& ms = k.mthp();
+  for (unsigned o = 2; o < mm::mthp_stats::NR_ORDERS; ++o)
+    mthp["hugepages-" + std::to_string(4u << o) + "kB"] = {
+        {"anon_fault_alloc", ms.anon_fault_alloc[o]},
+        {"anon_fault_fallback", ms.anon_fault_fallback[o]},
+        {"split", ms.split[o]},
+        {"split_failed", ms.split_failed[o]},
+        {"split_deferred", ms.split_deferred[o]},
+        {"swpout_fallback", ms.swpout_fallback[o]},
+        {"nr_anon", ms.nr_anon[o]},
+        {"nr_anon_partially_mapped", ms.nr_anon_partially_mapped[o]}};
+  j["mthp_stats"] = mthp;
   ordered_json kinds = ordered_json::object();
   for (unsigned i = 0; i < mm::NR_FAULT_KINDS; ++i)
     kinds[mm::fault_kind_name(static_cast<mm::fault_kind>(i))] = k.fault_kinds()[i];

@@ -147,3 +147,24 @@ TEST_CASE("a THP written by a child after fork: only the child's PMD splits", "[
   CHECK(res.vmstat.events[mm::THP_SPLIT_PMD] == 1);
   CHECK(res.vmstat.stats[mm::NR_ANON_THPS] == 1);  // the parent's PMD mapping remains
 }
+
+TEST_CASE("per-size mTHP stats count faults, partial unmaps and splits of 64K folios",
+          "[mm][thp][mthp]") {
+  builder b(64ull << 20);
+  b.t.kernel = {{"transparent_hugepage/enabled", "never"},
+                {"transparent_hugepage/hugepages-64kB/enabled", "always"}};
+  b.map(A, 1ull << 20).touch(A, 1ull << 20);  // 16 folios of 64K
+  b.add(munmap_op{A + 0x4000, 0x4000});        // the first folio is now partially mapped
+  sim::replay_options opt;
+  opt.check_invariants = true;
+  sim::replayer r(b.t, opt);
+  const auto res = r.run();
+  REQUIRE(res.violations.empty());
+  const auto& m = r.kernel().mthp();
+  CHECK(m.anon_fault_alloc[4] == 16);
+  CHECK(m.nr_anon[4] == 16);
+  CHECK(m.split_deferred[4] == 1);
+  CHECK(m.nr_anon_partially_mapped[4] == 1);
+  CHECK(res.vmstat.events[mm::THP_FAULT_ALLOC] == 0);  // thp_fault_alloc is PMD-size only
+  CHECK(res.vmstat.events[mm::PGFAULT] == 16);
+}
